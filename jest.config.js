@@ -1,5 +1,5 @@
 /** Three projects so `npm test` (unit + integration) needs nothing but `npm ci`; e2e needs Chromium. */
-const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }];
+const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 const project = (name, extra = {}) => ({
   displayName: name,
   testEnvironment: 'node',

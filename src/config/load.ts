@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { interpolate } from './interpolate';
+import { configSchema, type RawConfig } from './schema';
+import type { GatewayConfig, UpstreamConfig } from './types';
+
+/** Invalid configuration; `issues` holds one `path: message` line per offending key. */
+export class ConfigError extends Error {
+  constructor(readonly issues: readonly string[]) {
+    super(`invalid configuration:\n${issues.map((i) => `  ${i}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads, interpolates, validates and freezes a YAML or JSON configuration file. */
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${file}: cannot read file (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+  }
+  return parseConfigText(text, extname(file).toLowerCase() === '.json' ? 'json' : 'yaml', env);
+}
+
+/** Same as loadConfigFile, from text already in memory. */
+export function parseConfigText(text: string, format: 'yaml' | 'json', env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const { text: substituted, missing } = interpolate(text, env);
+  const issues = missing.map((m) => `line ${m.line}: environment variable ${m.name} is not set and has no default (use \${${m.name}:-default})`);
+  let raw: unknown;
+  try {
+    raw = format === 'json' ? JSON.parse(substituted) : parseYaml(substituted, { uniqueKeys: true, maxAliasCount: 100 });
+  } catch (err) {
+    // The parser's message names line and column; its stack is of no use to the user.
+    throw new ConfigError([...issues, `syntax: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  try {
+    return parseConfig(raw ?? {});
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError([...issues, ...err.issues]);
+    throw err;
+  }
+}
+
+/** Validates an already-parsed object into the frozen, defaulted configuration. */
+export function parseConfig(raw: unknown): GatewayConfig {
+  const result = configSchema.safeParse(raw);
+  const issues = [...(result.success ? [] : result.error.issues.flatMap(describeIssue)), ...crossCheck(raw)];
+  if (!result.success || issues.length > 0) throw new ConfigError(issues);
+  return deepFreeze(resolve(result.data));
+}
+
+/** `upstreams.business.timeoutMs`, `routes[0].path`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) out += typeof key === 'number' ? `[${key}]` : out === '' ? String(key) : `.${String(key)}`;
+  return out || '(root)';
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key`);
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) return [`${formatPath(issue.path)}: required`];
+  if (issue.code === 'invalid_type' && issue.expected === 'object') return [`${formatPath(issue.path)}: expected a mapping`];
+  if (issue.code === 'invalid_type' && issue.expected === 'array') return [`${formatPath(issue.path)}: expected a list`];
+  if (issue.code === 'invalid_key') return issue.issues.map((i) => `${formatPath(issue.path)}: ${i.message}`);
+  return [`${formatPath(issue.path)}: ${issue.message}`];
+}
+
+/** Checks between sections that a per-key schema cannot express. Works on raw input so it can run beside schema errors. */
+function crossCheck(raw: unknown): string[] {
+  if (!isObject(raw)) return [];
+  const issues: string[] = [];
+  const names = new Set(isObject(raw.upstreams) ? Object.keys(raw.upstreams) : []);
+  const seen = new Map<string, number>();
+  const routes = Array.isArray(raw.routes) ? raw.routes : [];
+  routes.forEach((route, i) => {
+    if (!isObject(route)) return;
+    if (typeof route.upstream === 'string' && names.size > 0 && !names.has(route.upstream)) {
+      issues.push(`routes[${i}].upstream: unknown upstream "${route.upstream}"`);
+    }
+    if (Array.isArray(route.requires)) {
+      route.requires.forEach((r, j) => {
+        if (typeof r === 'string' && names.size > 0 && !names.has(r)) issues.push(`routes[${i}].requires[${j}]: unknown upstream "${r}"`);
+      });
+    }
+    if (typeof route.path === 'string') {
+      const first = seen.get(route.path);
+      if (first !== undefined) issues.push(`routes[${i}].path: duplicate of routes[${first}].path "${route.path}"`);
+      else seen.set(route.path, i);
+    }
+  });
+  const listen = isObject(raw.listen) ? raw.listen : {};
+  const admin = isObject(raw.admin) ? raw.admin : {};
+  const listenPort = listen.port ?? 8080;
+  const adminPort = admin.port ?? 9090;
+  if (typeof listenPort === 'number' && listenPort !== 0 && listenPort === adminPort) {
+    issues.push(`admin.port: must differ from listen.port (${listenPort})`);
+  }
+  return issues;
+}
+
+function resolve(raw: RawConfig): GatewayConfig {
+  const d = raw.defaults;
+  const upstreams: UpstreamConfig[] = Object.entries(raw.upstreams).map(([name, u]) => ({
+    name,
+    url: u.url.replace(/\/+$/, ''),
+    connectTimeoutMs: u.connectTimeoutMs ?? d.connectTimeoutMs,
+    timeoutMs: u.timeoutMs ?? d.timeoutMs,
+    failureStatuses: u.failureStatuses ?? d.failureStatuses,
+    maxConcurrent: u.maxConcurrent ?? d.maxConcurrent,
+    breaker: { ...d.breaker, ...u.breaker },
+    ...(u.healthCheck ? { healthCheck: u.healthCheck } : {}),
+    ...(u.tls ? { tls: u.tls } : {}),
+  }));
+  return { listen: raw.listen, admin: raw.admin, shutdown: raw.shutdown, log: raw.log, upstreams, routes: raw.routes };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

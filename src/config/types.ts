@@ -1,0 +1,33 @@
+import type { z } from 'zod';
+import type { breakerSchema, healthCheckSchema, routeSchema, configSchema } from './schema';
+
+type DeepReadonly<T> = T extends (infer E)[] ? readonly DeepReadonly<E>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+export type BreakerSettings = DeepReadonly<z.output<typeof breakerSchema>>;
+export type HealthCheckSettings = DeepReadonly<z.output<typeof healthCheckSchema>>;
+export type RouteConfig = DeepReadonly<z.output<typeof routeSchema>>;
+
+/** One upstream with the `defaults` section merged in. */
+export interface UpstreamConfig {
+  readonly name: string;
+  readonly url: string;
+  readonly connectTimeoutMs: number;
+  readonly timeoutMs: number;
+  readonly failureStatuses: readonly number[];
+  readonly maxConcurrent: number;
+  readonly breaker: BreakerSettings;
+  readonly healthCheck?: HealthCheckSettings;
+  readonly tls?: { readonly rejectUnauthorized: boolean; readonly ca?: string; readonly servername?: string };
+}
+
+type Raw = z.output<typeof configSchema>;
+
+/** The validated, defaulted, frozen configuration the rest of the code receives. */
+export interface GatewayConfig {
+  readonly listen: DeepReadonly<Raw['listen']>;
+  readonly admin: DeepReadonly<Raw['admin']>;
+  readonly shutdown: DeepReadonly<Raw['shutdown']>;
+  readonly log: DeepReadonly<Raw['log']>;
+  readonly upstreams: readonly UpstreamConfig[];
+  readonly routes: readonly RouteConfig[];
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+import { parseArgs, USAGE, UsageError } from './cli';
+import { ConfigError, loadConfigFile } from './config/load';
+import type { GatewayConfig } from './config/types';
+import { DEMO_CONFIG_PATH, startDemoUpstreams } from './demo';
+import { Gateway } from './gateway';
+import { createLogger } from './server/logging';
+
+/** CLI entry (SPEC §2): arguments, configuration, start, signals, exit codes. */
+async function main(): Promise<number> {
+  let command;
+  try {
+    command = parseArgs(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`breakwater: ${err.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (command.kind === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const file = command.kind === 'check' ? command.configFile : command.configFile ?? DEMO_CONFIG_PATH;
+  let config: GatewayConfig;
+  try {
+    config = loadConfigFile(file);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`breakwater: ${file}: ${err.message}\n`);
+    return 1;
+  }
+  if (command.kind === 'check') {
+    process.stdout.write(`${file}: configuration is valid (${config.upstreams.length} upstreams, ${config.routes.length} routes)\n`);
+    return 0;
+  }
+
+  const logger = createLogger(config.log.level);
+  const demo = command.configFile === null ? await startDemoUpstreams() : null;
+  if (demo) logger.info({ event: 'demo', upstreams: demo.upstreams.map((u) => ({ name: u.name, url: u.url })) }, 'demo upstreams started');
+  const gateway = new Gateway(config, { logger });
+  await gateway.start();
+
+  process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception (kept running)'));
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection (kept running)'));
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: closing at once');
+        void gateway.close().then(() => resolve(0));
+        return;
+      }
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      void gateway
+        .shutdown()
+        .then(() => demo?.close())
+        .then(() => resolve(0));
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`breakwater: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

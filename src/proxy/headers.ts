@@ -1,0 +1,20 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+/** RFC 9110 §7.6.1 hop-by-hop headers, plus the de-facto ones proxies strip too. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-connection', 'proxy-authenticate'];
+
+/**
+ * Removes hop-by-hop headers and every header the `Connection` header names, in place.
+ * `transfer-encoding` goes too: Node re-frames the body on each hop itself.
+ */
+export function stripHopByHop(headers: IncomingHttpHeaders | OutgoingHttpHeaders): void {
+  const connection = headers.connection;
+  if (connection !== undefined) {
+    for (const token of String(connection).split(',')) {
+      const name = token.trim().toLowerCase();
+      // Never let a caller strip what the gateway itself relies on.
+      if (name && name !== 'host' && name !== 'content-length' && name !== 'x-request-id') delete headers[name];
+    }
+  }
+  for (const name of HOP_BY_HOP) delete headers[name];
+}

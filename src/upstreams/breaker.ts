@@ -1,0 +1,253 @@
+import { EventEmitter } from 'node:events';
+import CircuitBreaker from 'opossum';
+import type { BreakerSettings } from '../config/types';
+import type { Clock } from '../server/clock';
+
+export type BreakerStateName = 'closed' | 'open' | 'half-open';
+
+/** Why the breaker last changed state. */
+export type TransitionReason =
+  | 'initial'
+  | 'failures' // error percentage over the threshold in the rolling window
+  | 'trial-failed' // the half-open trial call failed
+  | 'reset-timeout' // resetTimeoutMs elapsed: one trial call may pass
+  | 'trial-succeeded' // the half-open trial call succeeded
+  | 'health' // active health checks marked the upstream down or up
+  | 'forced' // an operator forced it open or closed
+  | 'reset'; // an operator cleared a forced state and the statistics
+
+/** Our typed view of the breaker; opossum's flags are never read outside this file. */
+export type BreakerState =
+  | { readonly value: 'closed'; readonly since: number; readonly reason: TransitionReason; readonly forced: boolean }
+  | { readonly value: 'half-open'; readonly since: number; readonly reason: TransitionReason; readonly forced: false }
+  | {
+      readonly value: 'open';
+      readonly since: number;
+      readonly reason: TransitionReason;
+      readonly forced: boolean;
+      /** When a call may next pass (trial or health probe); null while forced open. Filled in by state(). */
+      readonly nextTrialAt: number | null;
+    };
+
+export interface Transition {
+  name: string;
+  from: BreakerStateName;
+  to: BreakerStateName;
+  at: number;
+  reason: TransitionReason;
+}
+
+/** Thrown (as a rejection) when the breaker refuses a call; carries what the caller needs for Retry-After. */
+export class BreakerRejection extends Error {
+  constructor(
+    readonly kind: 'open' | 'overloaded',
+    readonly retryAtMs: number | null,
+  ) {
+    super(kind === 'open' ? 'breaker is open' : 'concurrency limit reached');
+  }
+}
+
+/** A call's result that must count as a breaker failure although it is not an exception. */
+export class CountedFailure extends Error {
+  constructor(readonly kind: 'failure' | 'timeout') {
+    super(kind);
+  }
+}
+
+/** An outcome that must count neither way (the caller went away). opossum counts filtered errors as successes. */
+export class IgnoredOutcome extends Error {}
+
+interface BreakerEvents {
+  transition: [Transition];
+  outcome: ['success' | 'failure' | 'timeout' | 'rejection', number];
+}
+
+/**
+ * One upstream's circuit breaker. opossum runs the state machine and the rolling error
+ * window; this class adds what a gateway needs on top: operator overrides that stick,
+ * a hold-open while health checks say the upstream is down, and one `transition` event
+ * with a reason for every change of the state callers see. Stats, logs, metrics and the
+ * event stream subscribe to its events; it knows none of them.
+ */
+export class Breaker extends EventEmitter<BreakerEvents> {
+  private cb!: CircuitBreaker<[() => Promise<unknown>], unknown>;
+  private view: BreakerState;
+  private forcedState: 'open' | 'closed' | null = null;
+  private healthDown = false;
+  private healthRetryAt: number | null = null;
+  private openedAt = 0;
+  /** Reason to report for the next opossum event we cause ourselves. */
+  private pendingReason: TransitionReason | null = null;
+
+  constructor(
+    readonly name: string,
+    private readonly settings: BreakerSettings,
+    private readonly maxConcurrent: number,
+    private readonly clock: Clock,
+  ) {
+    super();
+    this.view = { value: 'closed', since: clock.now(), reason: 'initial', forced: false };
+    this.cb = this.build();
+  }
+
+  state(): BreakerState {
+    return this.view.value === 'open' ? { ...this.view, nextTrialAt: this.retryAt() } : this.view;
+  }
+
+  /** Whether a call would be refused right now without reaching the upstream. */
+  isOpen(): boolean {
+    return this.view.value === 'open';
+  }
+
+  /** Runs one exchange through the breaker. Rejects with BreakerRejection when refused. */
+  async run<T>(exchange: () => Promise<T>): Promise<T> {
+    if (this.forcedState === 'open' || (this.healthDown && this.forcedState !== 'closed')) {
+      this.emit('outcome', 'rejection', 0);
+      throw new BreakerRejection('open', this.retryAt());
+    }
+    try {
+      return (await this.cb.fire(exchange)) as T;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'EOPENBREAKER') throw new BreakerRejection('open', this.retryAt());
+      if (code === 'ESEMLOCKED') throw new BreakerRejection('overloaded', null);
+      throw err;
+    }
+  }
+
+  /** Operator: hold the breaker open until closed or reset by an operator. */
+  forceOpen(): void {
+    this.forcedState = 'open';
+    this.apply('forced', () => this.cb.open());
+    this.refreshView('forced');
+  }
+
+  /** Operator: hold the breaker closed (failures and health do not open it) until reset. */
+  forceClose(): void {
+    this.forcedState = 'closed';
+    this.apply('forced', () => this.cb.close());
+    this.refreshView('forced');
+  }
+
+  /** Operator: clear any forced state and the statistics; the breaker starts closed. */
+  reset(): void {
+    this.forcedState = null;
+    this.cb.shutdown();
+    this.cb = this.build();
+    this.refreshView('reset');
+  }
+
+  /**
+   * Health checks mark the upstream down: open at once so callers fail fast, and stay open
+   * while it is down. `retryAt` is when the next probe may bring it back.
+   */
+  markHealthDown(retryAt: number): void {
+    this.healthRetryAt = retryAt;
+    if (this.healthDown) return;
+    this.healthDown = true;
+    if (this.forcedState === 'closed') return;
+    this.apply('health', () => this.cb.open());
+    this.refreshView('health');
+  }
+
+  /**
+   * Health checks mark the upstream up: the probe that succeeded is itself the trial call,
+   * so the breaker closes rather than spend a caller's request on a half-open trial.
+   */
+  markHealthUp(): void {
+    if (!this.healthDown) return;
+    this.healthDown = false;
+    this.healthRetryAt = null;
+    if (this.forcedState !== null) return;
+    this.apply('health', () => this.cb.close());
+    this.refreshView('health');
+  }
+
+  /** Time (ms) when a refused caller may try again, for Retry-After. */
+  retryAt(): number | null {
+    if (this.view.value !== 'open' || this.forcedState === 'open') return null;
+    return this.healthDown ? this.healthRetryAt : this.openedAt + this.settings.resetTimeoutMs;
+  }
+
+  close(): void {
+    this.cb.shutdown();
+  }
+
+  private build(): CircuitBreaker<[() => Promise<unknown>], unknown> {
+    const cb = new CircuitBreaker((exchange: () => Promise<unknown>) => exchange(), {
+      name: this.name,
+      // The exchange enforces its own connect and response timeouts and aborts the socket;
+      // opossum's timer would only reject the promise and leave the request running.
+      timeout: false,
+      errorThresholdPercentage: this.settings.errorThresholdPercentage,
+      volumeThreshold: this.settings.volumeThreshold,
+      resetTimeout: this.settings.resetTimeoutMs,
+      rollingCountTimeout: this.settings.rollingWindowMs,
+      rollingCountBuckets: 10,
+      rollingPercentilesEnabled: false,
+      capacity: this.maxConcurrent,
+      // Our own refusals and callers going away are not upstream failures.
+      errorFilter: (err: unknown) => err instanceof IgnoredOutcome || (err as { code?: string }).code === 'ESEMLOCKED',
+    });
+    cb.on('open', () => {
+      if (this.forcedState === 'closed') {
+        this.apply('forced', () => cb.close());
+        return;
+      }
+      this.openedAt = this.clock.now();
+      // opossum re-arms its reset timer on every open; a held breaker must not go half-open.
+      this.refreshView(this.consumeReason(this.view.value === 'half-open' ? 'trial-failed' : 'failures'));
+    });
+    cb.on('halfOpen', () => {
+      if (this.forcedState === 'open' || this.healthDown) {
+        this.apply(this.view.reason, () => cb.open());
+        return;
+      }
+      this.refreshView('reset-timeout');
+    });
+    cb.on('close', () => {
+      this.refreshView(this.consumeReason('trial-succeeded'));
+    });
+    cb.on('success', (_r: unknown, latency: number) => this.emit('outcome', 'success', latency));
+    cb.on('failure', (err: unknown, latency: number) => {
+      this.emit('outcome', err instanceof CountedFailure && err.kind === 'timeout' ? 'timeout' : 'failure', latency);
+    });
+    cb.on('reject', () => this.emit('outcome', 'rejection', 0));
+    cb.on('semaphoreLocked', () => this.emit('outcome', 'rejection', 0));
+    return cb;
+  }
+
+  /** Runs an opossum call we initiate, tagging the transition it causes with our reason. */
+  private apply(reason: TransitionReason, action: () => void): void {
+    this.pendingReason = reason;
+    try {
+      action();
+    } finally {
+      this.pendingReason = null;
+    }
+  }
+
+  private consumeReason(fallback: TransitionReason): TransitionReason {
+    return this.pendingReason ?? fallback;
+  }
+
+  /** Derives the view from opossum plus our overrides, and emits a transition when it changed. */
+  private refreshView(reason: TransitionReason): void {
+    const now = this.clock.now();
+    const forced = this.forcedState !== null;
+    let next: BreakerState;
+    if (this.forcedState === 'open' || (this.cb.opened && !this.cb.halfOpen) || (this.healthDown && this.forcedState !== 'closed')) {
+      next = { value: 'open', since: now, reason, forced, nextTrialAt: null };
+    } else if (this.cb.halfOpen) {
+      next = { value: 'half-open', since: now, reason, forced: false };
+    } else {
+      next = { value: 'closed', since: now, reason, forced };
+    }
+    const prev = this.view;
+    if (prev.value === next.value && prev.forced === next.forced) {
+      return;
+    }
+    this.view = next;
+    this.emit('transition', { name: this.name, from: prev.value, to: next.value, at: now, reason });
+  }
+}
