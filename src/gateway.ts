@@ -3,24 +3,44 @@ import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { AdminServer } from './admin/app';
 import type { GatewayConfig } from './config/types';
+import { Metrics } from './metrics/metrics';
 import { TrustedProxies } from './proxy/forwarded-for';
 import { RouteTable } from './routing/match';
+import { Preflight } from './routing/preflight-probe';
 import { systemClock, type Clock } from './server/clock';
 import { createClientErrorHandler } from './server/client-error';
 import { createLogger, createRequestLogger } from './server/logging';
 import { createOwnEndpoints, OWN_PATHS } from './server/own-endpoints';
-import { createTrafficHandler, type RequestObserver, type TrafficState } from './server/traffic';
+import { createTrafficHandler, type RequestObserver, type TrafficHandler, type TrafficState } from './server/traffic';
 import { packageVersion } from './server/version';
 import type { Instance } from './status/status';
+import { HealthChecker } from './upstreams/health-checker';
 import { UpstreamRegistry } from './upstreams/registry';
+
+/** Listen overrides for `start()`; config values apply where absent. */
+export interface StartOverrides {
+  port?: number;
+  host?: string;
+  adminPort?: number;
+  adminHost?: string;
+}
+
+function baseUrl(a: AddressInfo): string {
+  const host = a.family === 'IPv6' ? `[${a.address === '::' ? '::1' : a.address}]` : a.address === '0.0.0.0' ? '127.0.0.1' : a.address;
+  return `http://${host}:${a.port}`;
+}
 
 /** What a gateway is built from; everything has a production default, tests pass their own. */
 export interface GatewayDeps {
   logger?: Logger;
   clock?: Clock;
-  /** Extra per-request observers (metrics attach here). */
+  /** Extra per-request observers (the gateway's own Metrics is always one). */
   observers?: RequestObserver[];
+  /** Process metrics in /metrics (default true); tests that build many gateways may turn them off. */
+  processMetrics?: boolean;
 }
 
 /**
@@ -34,6 +54,14 @@ export class Gateway {
   readonly instance: Instance;
   readonly state: TrafficState = { draining: false, inFlight: 0 };
   readonly trafficServer: Server;
+  /** Prometheus metrics (own registry), served by the admin listener's GET /metrics. */
+  readonly metrics: Metrics;
+  /** The admin listener (SPEC §7): breakers API, event stream, /metrics, /dashboard. */
+  readonly admin: AdminServer;
+  /** One per upstream with a `healthCheck`; started by `start()`, stopped first by `close()`. */
+  readonly healthCheckers: HealthChecker[];
+  readonly preflight: Preflight;
+  private readonly traffic: TrafficHandler;
   private started = false;
   private closed = false;
 
@@ -51,7 +79,11 @@ export class Gateway {
         log({ event: 'breaker-transition', upstream: t.name, from: t.from, to: t.to, reason: t.reason }, `breaker ${t.name}: ${t.from} → ${t.to} (${t.reason})`);
       });
     }
-    const ownEndpoints = createOwnEndpoints({ registry: this.registry, instance: this.instance, state: this.state, isStarted: () => this.started });
+    this.healthCheckers = this.registry.all().filter((u) => u.config.healthCheck).map((u) => new HealthChecker(u, { clock: this.clock, logger: this.logger }));
+    this.preflight = new Preflight({ registry: this.registry, clock: this.clock });
+    this.metrics = new Metrics({ register: new Registry(), registry: this.registry, state: this.state, ownPaths: OWN_PATHS, processMetrics: deps.processMetrics });
+    this.admin = new AdminServer({ token: config.admin.token, registry: this.registry, clock: this.clock, logger: this.logger, metrics: this.metrics });
+    const ownEndpoints = createOwnEndpoints({ registry: this.registry, routes: config.routes, instance: this.instance, state: this.state, isStarted: () => this.started });
     const handler = createTrafficHandler({
       routes: new RouteTable(config.routes),
       registry: this.registry,
@@ -62,8 +94,10 @@ export class Gateway {
       state: this.state,
       ownEndpoints,
       ownPaths: OWN_PATHS,
-      observers: deps.observers ?? [],
+      observers: [this.metrics.observe, ...(deps.observers ?? [])],
+      preflight: this.preflight,
     });
+    this.traffic = handler;
     const l = config.listen;
     this.trafficServer = http.createServer(
       {
@@ -73,6 +107,8 @@ export class Gateway {
         maxHeaderSize: l.maxHeaderBytes,
         // Node checks request deadlines on this interval (30 s by default); SPEC §5 wants them held within a second.
         connectionsCheckingInterval: 250,
+        // Node would answer a missing Host with a bare 400; the traffic handler answers with a problem.
+        requireHostHeader: false,
       },
       handler,
     );
@@ -80,11 +116,16 @@ export class Gateway {
   }
 
   /** Starts listening (host/port from config unless overridden, e.g. port 0 in tests). */
-  async start(overrides: { port?: number; host?: string } = {}): Promise<AddressInfo> {
+  async start(overrides: StartOverrides = {}): Promise<AddressInfo> {
     const host = overrides.host ?? this.config.listen.host;
     const port = overrides.port ?? this.config.listen.port;
+    // A traffic port of 0 (tests) puts the admin listener on a free port too, unless given:
+    // parallel test files must never collide on the admin default 9090.
+    const adminPort = overrides.adminPort ?? (overrides.port === 0 ? 0 : this.config.admin.port);
+    await this.admin.listen(adminPort, overrides.adminHost ?? this.config.admin.host);
     this.trafficServer.listen(port, host);
     await once(this.trafficServer, 'listening');
+    for (const checker of this.healthCheckers) checker.start();
     this.started = true;
     const address = this.trafficServer.address() as AddressInfo;
     this.logger.info({ event: 'listening', listener: 'traffic', host: address.address, port: address.port, instanceId: this.instance.instanceId }, 'traffic listener up');
@@ -93,9 +134,12 @@ export class Gateway {
 
   /** Base URL of the traffic listener, for tests and tools. */
   get url(): string {
-    const a = this.trafficServer.address() as AddressInfo;
-    const host = a.family === 'IPv6' ? `[${a.address === '::' ? '::1' : a.address}]` : a.address === '0.0.0.0' ? '127.0.0.1' : a.address;
-    return `http://${host}:${a.port}`;
+    return baseUrl(this.trafficServer.address() as AddressInfo);
+  }
+
+  /** Base URL of the admin listener (SPEC §7), for tests and tools. */
+  get adminUrl(): string {
+    return baseUrl(this.admin.server.address() as AddressInfo);
   }
 
   /**
@@ -106,6 +150,7 @@ export class Gateway {
   async shutdown(): Promise<void> {
     if (this.state.draining) return;
     this.state.draining = true;
+    this.traffic.drain();
     this.logger.info({ event: 'draining', inFlight: this.state.inFlight }, 'draining');
     this.trafficServer.closeIdleConnections();
     const deadline = this.clock.now() + this.config.shutdown.drainTimeoutMs;
@@ -120,11 +165,16 @@ export class Gateway {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const checker of this.healthCheckers) checker.close();
+    this.preflight.close();
     this.state.draining = true;
     const closing = this.trafficServer.listening ? new Promise<void>((r) => this.trafficServer.close(() => r())) : Promise.resolve();
     this.trafficServer.closeAllConnections();
+    // SSE streams never end by themselves: the admin listener ends them before it closes.
+    const adminClosing = this.admin.close();
+    this.metrics.close();
     this.registry.close();
-    await closing;
+    await Promise.all([closing, adminClosing]);
     this.logger.info({ event: 'closed' }, 'gateway closed');
   }
 }

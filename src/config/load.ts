@@ -46,7 +46,9 @@ export function parseConfigText(text: string, format: 'yaml' | 'json', env: Node
 
 /** Validates an already-parsed object into the frozen, defaulted configuration. */
 export function parseConfig(raw: unknown): GatewayConfig {
-  const result = configSchema.safeParse(raw);
+  // reportInput: zod 4 leaves `issue.input` out otherwise, and describeIssue needs it to tell
+  // a missing key from a value of the wrong type.
+  const result = configSchema.safeParse(raw, { reportInput: true });
   const issues = [...(result.success ? [] : result.error.issues.flatMap(describeIssue)), ...crossCheck(raw)];
   if (!result.success || issues.length > 0) throw new ConfigError(issues);
   return deepFreeze(resolve(result.data));
@@ -64,7 +66,7 @@ function describeIssue(issue: z.core.$ZodIssue): string[] {
     return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key`);
   }
   if (issue.code === 'invalid_type' && issue.input === undefined) return [`${formatPath(issue.path)}: required`];
-  if (issue.code === 'invalid_type' && issue.expected === 'object') return [`${formatPath(issue.path)}: expected a mapping`];
+  if (issue.code === 'invalid_type' && (issue.expected === 'object' || issue.expected === 'record')) return [`${formatPath(issue.path)}: expected a mapping`];
   if (issue.code === 'invalid_type' && issue.expected === 'array') return [`${formatPath(issue.path)}: expected a list`];
   if (issue.code === 'invalid_key') return issue.issues.map((i) => `${formatPath(issue.path)}: ${i.message}`);
   return [`${formatPath(issue.path)}: ${issue.message}`];

@@ -24,9 +24,11 @@ const cidr = z.string().refine((s) => {
   return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max);
 }, 'expected an IP address or CIDR such as 10.0.0.0/8');
 
+const percentage = () => z.number({ error: 'expected a percentage (1-100)' }).min(1, 'expected a percentage (1-100)').max(100, 'expected a percentage (1-100)');
+
 export const breakerSchema = z.strictObject({
   /** Error percentage in the rolling window at which the breaker opens. */
-  errorThresholdPercentage: z.number({ error: 'expected a percentage (1-100)' }).min(1, 'expected a percentage (1-100)').max(100, 'expected a percentage (1-100)').default(50),
+  errorThresholdPercentage: percentage().default(50),
   /** Calls needed in the rolling window before the breaker may open at all. */
   volumeThreshold: nonNegInt().default(5),
   /** Time an open breaker waits before letting one trial call through (half-open). */
@@ -76,7 +78,16 @@ export const upstreamSchema = z.strictObject({
   timeoutMs: posInt().optional(),
   failureStatuses: z.array(httpStatus()).optional(),
   maxConcurrent: posInt().optional(),
-  breaker: breakerSchema.partial().strict().optional(),
+  /*
+   * Only the keys given here, without defaults: `breakerSchema.partial()` would keep its
+   * `.default()`s and fill every key left out, overriding `defaults.breaker`.
+   */
+  breaker: z.strictObject({
+    errorThresholdPercentage: percentage().optional(),
+    volumeThreshold: nonNegInt().optional(),
+    resetTimeoutMs: posInt().optional(),
+    rollingWindowMs: posInt().optional(),
+  }).optional(),
   healthCheck: healthCheckSchema.optional(),
   tls: z.strictObject({
     /** Verify the upstream's certificate (turn off only for tests). */

@@ -108,7 +108,9 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
         x.connectTimedOut = true;
         proxyReq.destroy(new Error('connect timeout'));
       }, upstream.connectTimeoutMs);
-      socket.once('connect', () => {
+      // For https the connection is up only after the TLS handshake (connectTimeoutMs covers
+      // both), and no request byte is written before it: a stalled handshake is unreachable.
+      socket.once(isHttps ? 'secureConnect' : 'connect', () => {
         x.connected = true;
         clearTimeout(x.connectTimer);
       });
@@ -134,15 +136,25 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
     if (proxyRes.statusMessage) res.statusMessage = proxyRes.statusMessage;
     for (const [name, value] of Object.entries(headers)) if (value !== undefined) res.setHeader(name, value);
     const failedStatus = upstream.failureStatuses.includes(status);
+    // After the headers, timeoutMs bounds every silence in the body as well: an upstream that
+    // stops sending mid-body must not hold the caller forever. Time the caller itself takes to
+    // read (back-pressure) is not the upstream's silence.
+    x.responseTimer = setTimeout(() => {
+      if (res.writableNeedDrain) return void x.responseTimer?.refresh();
+      x.responseTimedOut = true;
+      proxyRes.destroy();
+    }, upstream.timeoutMs);
+    proxyRes.on('data', () => x.responseTimer?.refresh());
     // A body cut short must never look complete: on an early close, destroy the caller's connection.
     proxyRes.once('close', () => {
       if (x.done) return;
       if (!proxyRes.complete) {
         res.destroy();
-        finish(x, new CountedFailure('failure'));
+        finish(x, new CountedFailure(x.responseTimedOut ? 'timeout' : 'failure'));
       }
     });
     proxyRes.once('end', () => {
+      clearTimeout(x.responseTimer);
       if (x.done) return;
       res.once('finish', () => finish(x, failedStatus ? new CountedFailure('failure') : undefined));
     });
@@ -204,6 +216,10 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
         const { req, res } = x;
         (req as WithExchange)[EXCHANGE] = x;
         stripHopByHop(req.headers);
+        // Node's server already answered the caller's `Expect: 100-continue`, and the body is sent
+        // in one go. Passed on, it would also make http-proxy skip its 'proxyReq' event, so no
+        // connect timer would run and a reset would be misread as "nothing was forwarded".
+        delete req.headers.expect;
         if (x.body) {
           req.headers['content-length'] = String(x.body.length);
           // The body was read to enforce maxBodyBytes before forwarding; http-proxy pipes
@@ -215,7 +231,10 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
           }) as typeof req.pipe;
         }
         x.responseTimer = setTimeout(() => {
-          x.responseTimedOut = true;
+          // timeoutMs runs from the start, so it can expire while the connection is still being
+          // made (connectTimeoutMs >= timeoutMs): then no byte was sent, and it is a connect timeout.
+          if (x.connected) x.responseTimedOut = true;
+          else x.connectTimedOut = true;
           if (x.proxyReq) x.proxyReq.destroy(new Error('response timeout'));
           else onError(Object.assign(new Error('response timeout'), { code: 'ETIMEDOUT' }), req);
         }, upstream.timeoutMs);

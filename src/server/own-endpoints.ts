@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
+import type { RouteConfig } from '../config/types';
 import { computeStatus, type Instance } from '../status/status';
 import type { UpstreamRegistry } from '../upstreams/registry';
 import { problemErrorHandler } from './express-errors';
@@ -10,6 +11,8 @@ export const OWN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/
 
 export interface OwnEndpointDeps {
   registry: UpstreamRegistry;
+  /** The configured routes, so `/status` can tell `degraded` from `down` (nothing servable). */
+  routes?: readonly RouteConfig[];
   instance: Instance;
   state: TrafficState;
   /** False until the listener is up and health checks have been started. */
@@ -42,7 +45,7 @@ export function createOwnEndpoints(deps: OwnEndpointDeps): Express & ((req: Inco
   });
 
   app.get('/status', (_req, res) => {
-    res.json(computeStatus(deps.registry, deps.instance, deps.state.draining));
+    res.json(computeStatus(deps.registry, deps.instance, deps.state.draining, deps.routes));
   });
 
   app.all(/.*/, (req, _res, next) => {

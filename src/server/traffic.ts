@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors/gateway-error';
 import { sendProblem } from '../errors/problem';
 import type { TrustedProxies } from '../proxy/forwarded-for';
-import { checkPreflight, retryAfterSeconds } from '../routing/preflight';
+import { retryAfterSeconds } from '../routing/preflight';
+import type { Preflight } from '../routing/preflight-probe';
 import { unsafePathReason } from '../routing/path-safety';
 import type { RouteMatch, RouteTable } from '../routing/match';
 import { BreakerRejection, CountedFailure, IgnoredOutcome } from '../upstreams/breaker';
@@ -16,6 +17,15 @@ import { requestIdOf } from './request-id';
 
 /** Called once per request when its response is over (finished or aborted). */
 export type RequestObserver = (ctx: RequestContext, req: IncomingMessage, res: ServerResponse) => void;
+
+/** The traffic listener's request handler, with the hook shutdown needs. */
+export type TrafficHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
+  /**
+   * SPEC §8: called when draining starts. Responses still to be sent for requests already in
+   * flight will carry `Connection: close`, so no caller reuses a socket that is about to close.
+   */
+  drain(): void;
+};
 
 /** Shared, mutable run state of the traffic listener. */
 export interface TrafficState {
@@ -36,6 +46,8 @@ export interface TrafficDeps {
   ownEndpoints: (req: IncomingMessage, res: ServerResponse) => void;
   ownPaths: ReadonlySet<string>;
   observers: readonly RequestObserver[];
+  /** SPEC §5 pre-flight; answers synchronously except for `preflight: probe` routes that must probe live. */
+  preflight: Preflight;
 }
 
 /**
@@ -45,8 +57,10 @@ export interface TrafficDeps {
  * Flow (SPEC §5): match route → reject bad path/method/size → pre-flight → breaker (with its
  * concurrency limit) → forward.
  */
-export function createTrafficHandler(deps: TrafficDeps): (req: IncomingMessage, res: ServerResponse) => void {
+export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
   const { routes, registry, clock, state, observers } = deps;
+  /** Responses not over yet, so that drain() can reach them. */
+  const open = new Set<ServerResponse>();
 
   function fail(req: IncomingMessage, res: ServerResponse, err: GatewayError): void {
     const ctx = contextOf(req);
@@ -59,13 +73,29 @@ export function createTrafficHandler(deps: TrafficDeps): (req: IncomingMessage, 
 
   function onDone(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
     state.inFlight--;
+    open.delete(res);
     for (const observe of observers) observe(ctx, req, res);
   }
 
   function forward(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, match: RouteMatch, body?: Buffer): void {
+    const verdict = deps.preflight.check(match.route);
+    if (verdict instanceof Promise) {
+      verdict
+        .then((refusal) => {
+          if (req.socket.destroyed) return; // the caller went away while the probe ran
+          if (refusal) fail(req, res, refusal);
+          else send(req, res, ctx, match, body);
+        })
+        .catch((err: unknown) => fail(req, res, new GatewayError('INTERNAL_ERROR', { cause: err, detail: 'The gateway failed to handle this request.' })));
+      return;
+    }
+    if (verdict) return fail(req, res, verdict);
+    send(req, res, ctx, match, body);
+  }
+
+  /** After pre-flight: through the breaker (and its concurrency limit) to the upstream. */
+  function send(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, match: RouteMatch, body?: Buffer): void {
     const { route } = match;
-    const refusal = checkPreflight(route, registry, clock);
-    if (refusal) return fail(req, res, refusal);
     const upstream = registry.get(route.upstream);
     ctx.breaker = upstream.breaker.state().value;
     req.url = match.upstreamPath;
@@ -93,15 +123,18 @@ export function createTrafficHandler(deps: TrafficDeps): (req: IncomingMessage, 
       });
   }
 
-  return function handleTraffic(req, res) {
+  function handleTraffic(req: IncomingMessage, res: ServerResponse): void {
     const ctx: RequestContext = { requestId: requestIdOf(req), startedAt: performance.now() };
     setContext(req, ctx);
     state.inFlight++;
+    open.add(res);
     res.once('close', () => onDone(req, res, ctx));
     deps.requestLogger(req, res);
     res.setHeader('X-Request-Id', ctx.requestId);
     if (state.draining) res.shouldKeepAlive = false;
     try {
+      const badHost = hostHeaderProblem(req);
+      if (badHost) return fail(req, res, new GatewayError('INVALID_REQUEST', { detail: `Invalid request: ${badHost}.` }));
       const url = req.url ?? '/';
       const unsafe = unsafePathReason(url);
       if (unsafe) return fail(req, res, new GatewayError('INVALID_REQUEST', { detail: `Invalid request target: ${unsafe}.` }));
@@ -120,10 +153,14 @@ export function createTrafficHandler(deps: TrafficDeps): (req: IncomingMessage, 
       const length = req.headers['content-length'];
       if (length !== undefined) {
         if (Number(length) > max) return fail(req, res, tooLarge(max));
+        if (Number(length) === 0) return forward(req, res, ctx, match);
+      } else if (req.headers['transfer-encoding'] === undefined) {
         return forward(req, res, ctx, match);
       }
-      if (req.headers['transfer-encoding'] === undefined) return forward(req, res, ctx, match);
-      // A chunked body has no announced size: read it (up to the limit) before anything is forwarded.
+      // A body is read completely (up to the limit) before a byte is forwarded: a chunked body
+      // has no announced size, and a caller sending slowly must get 408 from the gateway, not
+      // reach the upstream half-sent and spend its response timeout (and breaker) on the
+      // caller's slowness (SPEC §5: too-slow senders never reach an upstream).
       readBody(req, max, (body) => {
         if (body === null) return fail(req, res, tooLarge(max));
         forward(req, res, ctx, match, body);
@@ -131,7 +168,28 @@ export function createTrafficHandler(deps: TrafficDeps): (req: IncomingMessage, 
     } catch (err) {
       fail(req, res, new GatewayError('INTERNAL_ERROR', { cause: err, detail: 'The gateway failed to handle this request.' }));
     }
-  };
+  }
+
+  return Object.assign(handleTraffic, {
+    drain(): void {
+      for (const res of open) if (!res.headersSent) res.shouldKeepAlive = false;
+    },
+  });
+}
+
+/**
+ * RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host header. Node itself would answer
+ * a missing one with a bare 400 (not a problem) and silently keeps the first of several, so
+ * the server is built with `requireHostHeader: false` and the check is made here.
+ */
+function hostHeaderProblem(req: IncomingMessage): string | null {
+  if (req.headers.host === undefined) {
+    return req.httpVersionMajor === 1 && req.httpVersionMinor >= 1 ? 'an HTTP/1.1 request needs a Host header' : null;
+  }
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).length === 4 && (raw[i] as string).toLowerCase() === 'host') hosts++;
+  return hosts > 1 ? 'more than one Host header' : null;
 }
 
 function tooLarge(max: number): GatewayError {

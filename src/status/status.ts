@@ -1,3 +1,4 @@
+import type { RouteConfig } from '../config/types';
 import type { UpstreamRegistry } from '../upstreams/registry';
 
 /** Who this gateway process is; a changed instanceId tells a client it restarted. */
@@ -8,40 +9,55 @@ export interface Instance {
 }
 
 export interface UpstreamStatus {
+  /** Health-check verdict; `unknown` without a healthCheck or before the first probe. */
   state: 'up' | 'down' | 'unknown';
   breaker: 'closed' | 'open' | 'half-open';
+  /** When `state` or `breaker`, whichever changed last, last changed. */
   since: string;
+  /** When the last health probe finished. */
+  lastCheckAt: string | null;
+  /** When a changed instance identity in a health answer showed that the upstream restarted. */
   restartedAt: string | null;
+  /** When the upstream last came back up after being down. */
+  recoveredAt: string | null;
 }
 
 export interface GatewayStatus {
   status: 'ok' | 'degraded' | 'down';
   instanceId: string;
   startedAt: string;
+  version: string;
   upstreams: Record<string, UpstreamStatus>;
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /**
- * SPEC §6 `/status`, from state in memory only, so any number of clients may poll it.
- * An upstream counts as lost when its health is down or its breaker is open; `down` means
- * every upstream is lost (or the gateway is draining), so the gateway can serve nothing.
+ * SPEC §6 `/status`, from state in memory only (no upstream is called), so any number of
+ * clients may poll it. An upstream is lost when pre-flight would refuse it: health down or
+ * breaker open. `ok`: nothing is lost. `down`: the gateway can serve nothing: it is
+ * draining, or every route has a lost upstream among its own and its `requires` (without
+ * routes: every upstream is lost). `degraded`: anything between.
  */
-export function computeStatus(registry: UpstreamRegistry, instance: Instance, draining: boolean): GatewayStatus {
+export function computeStatus(registry: UpstreamRegistry, instance: Instance, draining: boolean, routes?: readonly RouteConfig[]): GatewayStatus {
   const upstreams: Record<string, UpstreamStatus> = {};
-  let lost = 0;
+  const lost = new Set<string>();
   const all = registry.all();
   for (const u of all) {
     const b = u.breaker.state();
-    if (!registry.isAvailable(u)) lost++;
+    if (!registry.isAvailable(u)) lost.add(u.name);
     upstreams[u.name] = {
       state: u.health.state,
       breaker: b.value,
       since: iso(Math.max(b.since, u.health.since ?? 0)) as string,
+      lastCheckAt: iso(u.health.lastCheckAt),
       restartedAt: iso(u.health.restartedAt),
+      recoveredAt: iso(u.health.recoveredAt),
     };
   }
-  const status = draining || (all.length > 0 && lost === all.length) ? 'down' : lost > 0 ? 'degraded' : 'ok';
-  return { status, instanceId: instance.instanceId, startedAt: iso(instance.startedAt) as string, upstreams };
+  const servesNothing = routes && routes.length > 0
+    ? routes.every((r) => lost.has(r.upstream) || r.requires.some((name) => lost.has(name)))
+    : all.length > 0 && lost.size === all.length;
+  const status = draining || servesNothing ? 'down' : lost.size > 0 ? 'degraded' : 'ok';
+  return { status, instanceId: instance.instanceId, startedAt: iso(instance.startedAt) as string, version: instance.version, upstreams };
 }

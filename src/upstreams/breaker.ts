@@ -73,6 +73,8 @@ export class Breaker extends EventEmitter<BreakerEvents> {
   private cb!: CircuitBreaker<[() => Promise<unknown>], unknown>;
   private view: BreakerState;
   private forcedState: 'open' | 'closed' | null = null;
+  /** The operator call that set `forcedState`, e.g. `POST /admin/breakers/x/open`. */
+  private forcedByCall: string | null = null;
   private healthDown = false;
   private healthRetryAt: number | null = null;
   private openedAt = 0;
@@ -106,7 +108,7 @@ export class Breaker extends EventEmitter<BreakerEvents> {
       throw new BreakerRejection('open', this.retryAt());
     }
     try {
-      return (await this.cb.fire(exchange)) as T;
+      return (await this.cb.fire(this.guardTrial(exchange))) as T;
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'EOPENBREAKER') throw new BreakerRejection('open', this.retryAt());
@@ -115,16 +117,23 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     }
   }
 
-  /** Operator: hold the breaker open until closed or reset by an operator. */
-  forceOpen(): void {
+  /** The operator override in force (direction and the call that set it), or null. */
+  override(): { readonly state: 'open' | 'closed'; readonly by: string | null } | null {
+    return this.forcedState === null ? null : { state: this.forcedState, by: this.forcedByCall };
+  }
+
+  /** Operator: hold the breaker open until closed or reset by an operator. `by` names the call, for the admin API. */
+  forceOpen(by: string | null = null): void {
     this.forcedState = 'open';
+    this.forcedByCall = by;
     this.apply('forced', () => this.cb.open());
     this.refreshView('forced');
   }
 
   /** Operator: hold the breaker closed (failures and health do not open it) until reset. */
-  forceClose(): void {
+  forceClose(by: string | null = null): void {
     this.forcedState = 'closed';
+    this.forcedByCall = by;
     this.apply('forced', () => this.cb.close());
     this.refreshView('forced');
   }
@@ -132,6 +141,7 @@ export class Breaker extends EventEmitter<BreakerEvents> {
   /** Operator: clear any forced state and the statistics; the breaker starts closed. */
   reset(): void {
     this.forcedState = null;
+    this.forcedByCall = null;
     this.cb.shutdown();
     this.cb = this.build();
     this.refreshView('reset');
@@ -208,13 +218,36 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     cb.on('close', () => {
       this.refreshView(this.consumeReason('trial-succeeded'));
     });
-    cb.on('success', (_r: unknown, latency: number) => this.emit('outcome', 'success', latency));
+    // opossum reports a filtered error (caller gone, our own ESEMLOCKED) as a success; it is neither.
+    cb.on('success', (r: unknown, latency: number) => {
+      if (r instanceof IgnoredOutcome || (r as { code?: string } | undefined)?.code === 'ESEMLOCKED') return;
+      this.emit('outcome', 'success', latency);
+    });
     cb.on('failure', (err: unknown, latency: number) => {
       this.emit('outcome', err instanceof CountedFailure && err.kind === 'timeout' ? 'timeout' : 'failure', latency);
     });
     cb.on('reject', () => this.emit('outcome', 'rejection', 0));
     cb.on('semaphoreLocked', () => this.emit('outcome', 'rejection', 0));
     return cb;
+  }
+
+  /**
+   * A half-open trial whose caller went away proved nothing, yet opossum would count its
+   * filtered outcome as a success and close the breaker. Open it again instead, so the next
+   * trial comes after resetTimeoutMs. (The call runs as the trial exactly when opossum lets it
+   * through while half-open.)
+   */
+  private guardTrial<T>(exchange: () => Promise<T>): () => Promise<T> {
+    return async () => {
+      const cb = this.cb;
+      const trial = cb.halfOpen;
+      try {
+        return await exchange();
+      } catch (err) {
+        if (trial && err instanceof IgnoredOutcome && cb === this.cb && cb.halfOpen) this.apply('trial-failed', () => cb.open());
+        throw err;
+      }
+    };
   }
 
   /** Runs an opossum call we initiate, tagging the transition it causes with our reason. */

@@ -64,6 +64,11 @@ export class RollingStats {
     b.hist[i] = (b.hist[i] ?? 0) + 1;
   }
 
+  /** Forgets the window (an operator reset the breaker). */
+  clear(): void {
+    this.buckets.length = 0;
+  }
+
   snapshot(): StatsSnapshot {
     this.prune(this.clock.now());
     let successes = 0, failures = 0, timeouts = 0, rejections = 0;

@@ -1,0 +1,238 @@
+import type { LatencySummary } from './histogram';
+import type { LoadResult } from './load';
+import type { PacedResult } from './paced-load';
+import type { TargetId } from './targets';
+
+export interface TargetResult {
+  id: TargetId;
+  label: string;
+  throughput: LoadResult;
+  /** CPU used by the target during the throughput run, % of one core. */
+  targetCpuPercent: number;
+  /** CPU used by the load generator and the shared upstream (core 0), % of one core. */
+  loadCpuPercent: number;
+  /** CPU that processes outside the benchmark took on both cores during the run, % of one core; null unpinned. */
+  foreignCpuPercent: number | null;
+  peak: { connections: number; rps: number; errors: number; peakRssBytes: number };
+  single: LatencySummary | null;
+  cpusAllowed: string | null;
+  counters: Record<string, number>;
+}
+
+export interface MemoryResult {
+  requests: number;
+  connections: number;
+  sampleAt: number;
+  endAt: number;
+  rssAtSample: number;
+  rssAtEnd: number;
+  heapAfterGcAtSample: number;
+  heapAfterGcAtEnd: number;
+  peakRss: number;
+  rps: number;
+  errors: number;
+  /** RSS every second: [requests answered so far, bytes]. */
+  rssSeries: [number, number][];
+}
+
+export interface Check {
+  name: string;
+  target: string;
+  value: string;
+  pass: boolean | null;
+  note?: string;
+}
+
+export interface BenchResults {
+  schema: 1;
+  date: string;
+  mode: 'full' | 'quick' | 'partial';
+  machine: { cpu: string; cores: number; memTotalBytes: number; node: string; platform: string; kernel: string; busyBeforePercent: number | null };
+  pinning: string;
+  loader: string;
+  upstream: string;
+  settings: Record<string, unknown>;
+  targets: Partial<Record<TargetId, TargetResult>>;
+  ratios: { dOverB: number | null; dOverC: number | null; eOverD: number | null };
+  latencyRun: { rate: number; basis: string; b: PacedResult; d: PacedResult; addedP99Ms: number } | null;
+  memory: MemoryResult | null;
+  checks: Check[];
+  warnings: string[];
+}
+
+const MB = 1024 * 1024;
+const ms = (v: number): string => (v < 10 ? v.toFixed(2) : v.toFixed(1));
+const mb = (b: number): string => (b / MB).toFixed(0);
+const ratio = (r: number | null): string => (r === null ? '–' : `${r.toFixed(2)}×`);
+
+/** The pass/fail verdicts of issue 5; a check whose inputs were not measured is null (skipped). */
+export function evaluate(r: Omit<BenchResults, 'checks' | 'warnings'>): { checks: Check[]; warnings: string[] } {
+  const { targets: t, ratios } = r;
+  const checks: Check[] = [];
+  const add = (name: string, target: string, value: number | null, pass: (v: number) => boolean, fmt: (v: number) => string, note?: string): void => {
+    checks.push({ name, target, value: value === null ? 'not measured' : fmt(value), pass: value === null ? null : pass(value), ...(note ? { note } : {}) });
+  };
+  add('gateway / raw proxy (d/b)', '≥ 0.75×', ratios.dOverB, (v) => v >= 0.75, ratio);
+  add('gateway / raw proxy (d/b), minimum', '≥ 0.60×', ratios.dOverB, (v) => v >= 0.6, ratio);
+  add('gateway / fastify-http-proxy (d/c)', '≥ 1.00×', ratios.dOverC, (v) => v >= 1, ratio);
+  add('open breaker / gateway proxied (e/d)', '≥ 1.50×', ratios.eOverD, (v) => v >= 1.5, ratio);
+  add('open breaker, single request (e, c=1, p50)', '< 1 ms', t.e?.single?.p50 ?? null, (v) => v < 1, (v) => `${ms(v)} ms (p99 ${ms(t.e?.single?.p99 ?? 0)} ms)`);
+  add('added p99 at fixed rate (d − b)', '< 2 ms', r.latencyRun?.addedP99Ms ?? null, (v) => v < 2, (v) => `${ms(v)} ms at ${Math.round(r.latencyRun?.rate ?? 0)} req/s`);
+  add(`gateway peak RSS at c=${t.d?.peak.connections ?? 200}`, '< 150 MB', t.d ? t.d.peak.peakRssBytes : null, (v) => v < 150 * MB, (v) => `${mb(v)} MB`);
+  const m = r.memory;
+  // Noise: RSS moves with V8's heap sizing and the allocator by a few MB; a leak of even
+  // 16 bytes per request adds ~14 MB over 900 000 requests. Heap after a full GC is the
+  // sharper signal and is held to 2 MB (~2 bytes per request).
+  const rssGrowth = m ? m.rssAtEnd - m.rssAtSample : null;
+  const heapGrowth = m ? m.heapAfterGcAtEnd - m.heapAfterGcAtSample : null;
+  add(`RSS growth ${m ? `${m.sampleAt / 1000}k → ${m.endAt / 1000}k requests` : ''}`.trim(), `< max(10 MB, 10 %)`, rssGrowth,
+    (v) => v < Math.max(10 * MB, 0.1 * (m?.rssAtSample ?? 0)), (v) => `${v >= 0 ? '+' : ''}${(v / MB).toFixed(1)} MB`);
+  add('heap after full GC, same interval', '< 2 MB', heapGrowth, (v) => v < 2 * MB, (v) => `${v >= 0 ? '+' : ''}${(v / MB).toFixed(2)} MB`);
+
+  const warnings: string[] = [];
+  const busy = r.machine.busyBeforePercent;
+  if (busy !== null && busy > 5) warnings.push(`the machine was ${busy.toFixed(0)} % busy before the run started`);
+  for (const x of Object.values(t)) {
+    if (x.throughput.errors > 0) warnings.push(`(${x.id}) ${x.throughput.errors} errors or unexpected statuses during the throughput run`);
+    if (x.foreignCpuPercent !== null && x.foreignCpuPercent > 5) {
+      warnings.push(`(${x.id}) other processes used ${x.foreignCpuPercent.toFixed(0)} % of a core during the run: the machine was not quiet, treat its figures as low`);
+    }
+    if (x.targetCpuPercent < 90 && x.loadCpuPercent > 90) {
+      warnings.push(`(${x.id}) target used ${x.targetCpuPercent.toFixed(0)} % of its core while core 0 was at ${x.loadCpuPercent.toFixed(0)} %: its figure is limited by the load generator, not by itself`);
+    }
+  }
+  if (r.latencyRun && r.latencyRun.d.queued + r.latencyRun.b.queued > 0) warnings.push('latency run: some requests waited for a free connection (the target fell behind the rate); their wait is counted');
+  return { checks, warnings };
+}
+
+const verdict = (c: Check): string => (c.pass === null ? 'SKIP' : c.pass ? 'PASS' : 'FAIL');
+
+function throughputRows(r: BenchResults): string[][] {
+  const head = ['', 'target', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'c=1 p50 ms', 'target CPU', 'other CPU', `peak RSS (c=${r.settings.peakConnections as number})`, 'errors'];
+  const rows = Object.values(r.targets).map((x) => [
+    `(${x.id})`,
+    x.label,
+    Math.round(x.throughput.rps).toLocaleString('en-US'),
+    ms(x.throughput.latency.p50),
+    ms(x.throughput.latency.p99),
+    ms(x.throughput.latency.p999),
+    x.single ? ms(x.single.p50) : '–',
+    `${x.targetCpuPercent.toFixed(0)} %`,
+    x.foreignCpuPercent === null ? '–' : `${x.foreignCpuPercent.toFixed(0)} %`,
+    `${mb(x.peak.peakRssBytes)} MB`,
+    String(x.throughput.errors),
+  ]);
+  return [head, ...rows];
+}
+
+function markdownTable(rows: string[][]): string {
+  const [head, ...body] = rows;
+  if (!head) return '';
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(head), line(head.map((_, i) => (i >= 2 ? '---:' : '---'))), ...body.map(line)].join('\n');
+}
+
+function textTable(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((c, i) => (i >= 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
+function checkRows(r: BenchResults): string[][] {
+  return [['check', 'target', 'measured', 'verdict'], ...r.checks.map((c) => [c.name, c.target, c.value, verdict(c)])];
+}
+
+export function consoleReport(r: BenchResults): string {
+  const out = [`\nThroughput (${r.loader}, c=${r.settings.connections as number}, ${r.settings.duration as number} s each; ${r.pinning})`, textTable(throughputRows(r))];
+  out.push(`\nRatios: d/b ${ratio(r.ratios.dOverB)}   d/c ${ratio(r.ratios.dOverC)}   e/d ${ratio(r.ratios.eOverD)}`);
+  if (r.latencyRun) {
+    const { b, d } = r.latencyRun;
+    out.push(`Fixed rate ${Math.round(r.latencyRun.rate)} req/s (${r.latencyRun.basis}): p50/p99/p99.9 ms  b ${ms(b.latency.p50)}/${ms(b.latency.p99)}/${ms(b.latency.p999)}   d ${ms(d.latency.p50)}/${ms(d.latency.p99)}/${ms(d.latency.p999)}   added p99 ${ms(r.latencyRun.addedP99Ms)} ms`);
+  }
+  if (r.memory) {
+    const m = r.memory;
+    out.push(`Memory (d, ${m.requests.toLocaleString('en-US')} requests at c=${m.connections}): RSS ${mb(m.rssAtSample)} MB after ${m.sampleAt.toLocaleString('en-US')}, ${mb(m.rssAtEnd)} MB after ${m.endAt.toLocaleString('en-US')}; heap after GC ${(m.heapAfterGcAtSample / MB).toFixed(1)} → ${(m.heapAfterGcAtEnd / MB).toFixed(1)} MB; peak ${mb(m.peakRss)} MB`);
+  }
+  out.push('', textTable(checkRows(r)));
+  for (const w of r.warnings) out.push(`warning: ${w}`);
+  return out.join('\n');
+}
+
+export function markdownReport(r: BenchResults): string {
+  const m = r.memory;
+  const lr = r.latencyRun;
+  return `# Breakwater benchmark results
+
+Generated by \`npm run bench\` (bench/run.ts) on ${r.date}; raw figures in [results.json](results.json).
+Mode: ${r.mode}. Do not edit by hand: run the benchmark again.
+
+| machine | |
+| --- | --- |
+| CPU | ${r.machine.cpu} × ${r.machine.cores} |
+| memory | ${(r.machine.memTotalBytes / 1024 ** 3).toFixed(1)} GB |
+| node | ${r.machine.node} |
+| OS | ${r.machine.platform} ${r.machine.kernel} |
+| busy before the run | ${r.machine.busyBeforePercent === null ? 'unknown' : `${r.machine.busyBeforePercent.toFixed(0)} % (other processes)`} |
+| core pinning | ${r.pinning} |
+| load generator | ${r.loader}, ${r.settings.connections as number} connections, ${r.settings.warmup as number} s warm-up then ${r.settings.duration as number} s per target |
+| upstream | ${r.upstream === 'net' ? 'minimal HTTP/1.1 responder on node:net (nginx-like cost)' : 'node:http'}, 218-byte JSON, same process for (b)–(e) |
+
+## Throughput
+
+Each target runs in its own process, started fresh. (a) is a second upstream process on the
+target core. *target CPU* is the target's CPU time over the run (100 % = its core is saturated,
+so the figure is the target's own limit); *other CPU* is what processes outside the benchmark
+took from the two cores meanwhile (anything above a few % means the machine was not quiet).
+*c=1 p50* is the median of sequential single requests.
+Peak RSS is the process's high-water mark (VmHWM) after a ${r.settings.peakDuration as number} s run at
+${r.settings.peakConnections as number} connections.
+
+${markdownTable(throughputRows(r))}
+
+Ratios: **d/b ${ratio(r.ratios.dOverB)}**, **d/c ${ratio(r.ratios.dOverC)}**, **e/d ${ratio(r.ratios.eOverD)}**.
+
+## Latency at a fixed rate
+
+${lr ? `Open-loop load at ${Math.round(lr.rate)} req/s (${lr.basis}) for ${r.settings.latencyDuration as number} s over ${r.settings.connections as number} keep-alive connections, requests released on a 1 ms timer; a request that finds every connection busy is timed from when it was due.
+
+| target | achieved req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | queued |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+${(['b', 'd'] as const).map((k) => { const x = lr[k]; return `| (${k}) ${r.targets[k]?.label ?? ''} | ${Math.round(x.achievedRps)} | ${ms(x.latency.p50)} | ${ms(x.latency.p90)} | ${ms(x.latency.p99)} | ${ms(x.latency.p999)} | ${ms(x.latency.max)} | ${x.queued} |`; }).join('\n')}
+
+Added p99 of the gateway over the raw proxy: **${ms(lr.addedP99Ms)} ms**.` : 'Not run (needs targets b and d).'}
+
+## Memory
+
+${m ? `${m.requests.toLocaleString('en-US')} requests at c=${m.connections} against a fresh (d) at ${Math.round(m.rps)} req/s. RSS and heap (after a forced full GC, \`--expose-gc\`) are read while under load, after ${m.sampleAt.toLocaleString('en-US')} and after ${m.endAt.toLocaleString('en-US')} requests.
+
+| | after ${m.sampleAt.toLocaleString('en-US')} | after ${m.endAt.toLocaleString('en-US')} | change |
+| --- | ---: | ---: | ---: |
+| RSS | ${mb(m.rssAtSample)} MB | ${mb(m.rssAtEnd)} MB | ${((m.rssAtEnd - m.rssAtSample) / MB).toFixed(1)} MB |
+| heap used after full GC | ${(m.heapAfterGcAtSample / MB).toFixed(2)} MB | ${(m.heapAfterGcAtEnd / MB).toFixed(2)} MB | ${((m.heapAfterGcAtEnd - m.heapAfterGcAtSample) / MB).toFixed(2)} MB |
+
+How to read it: RSS includes V8's young generation and free pages the allocator keeps, so it
+moves by a few MB with no leak at all; the check allows max(10 MB, 10 %). A leak shows as
+growth proportional to requests: 16 bytes kept per request would add ~14 MB of heap over
+900 000 requests. The heap after a full GC has none of that noise, so it is held to 2 MB.
+Peak RSS over the run: ${mb(m.peakRss)} MB.` : 'Not run.'}
+
+## Targets
+
+| check | target | measured | verdict |
+| --- | --- | --- | --- |
+${r.checks.map((c) => `| ${c.name} | ${c.target} | ${c.value} | ${verdict(c)} |`).join('\n')}
+${r.warnings.length > 0 ? `\nWarnings:\n\n${r.warnings.map((w) => `- ${w}`).join('\n')}\n` : ''}
+## Method
+
+- Targets: (a) the upstream itself; (b) node:http + http.request with a keep-alive agent + pipe;
+  (c) fastify 5 + @fastify/http-proxy 11 (undici), fastify's defaults (no request logging);
+  (d) \`new Gateway(...)\` with production defaults: a breaker around every call, one pino-http
+  JSON line per request serialized to /dev/null, prom-client request counter and duration
+  histogram as a request observer; (e) the same gateway, on a route whose breaker is forced open
+  (every answer is a 503 problem+json).
+- Every target is its own process, started fresh for each phase; the load generator runs in
+  the orchestrator. With pinning, load generator and upstream share core 0 and the target has
+  core 1 to itself, so the figures compare the targets' own cost per request.
+- Latencies are recorded per response with microsecond resolution (autocannon's own
+  histogram keeps whole milliseconds).
+`;
+}

@@ -1,0 +1,299 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { ProcessStats } from './child';
+import { runAutocannon, runLoad, type LoadOptions, type LoadResult } from './load';
+import { HELP, parseOptions, UsageError, type BenchOptions } from './options';
+import { runPaced } from './paced-load';
+import { BenchProcess, killAll, setUpPinning, type Pinning } from './processes';
+import { consoleReport, evaluate, markdownReport, type BenchResults, type MemoryResult, type TargetResult } from './report';
+import { TARGET_IDS, TARGETS, type TargetId } from './targets';
+
+const REPO_BENCH_DIR = path.resolve(__dirname, '..', '..', 'bench');
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+interface Context {
+  opts: BenchOptions;
+  pinning: Pinning;
+  upstream: BenchProcess;
+}
+
+/** Starts target `id` in its own process on the target core. */
+function startTarget(ctx: Context, id: TargetId, nodeFlags: string[] = []): Promise<BenchProcess> {
+  const spec = TARGETS[id];
+  const args = id === 'a' ? ['--kind', ctx.opts.upstream] : ['--upstream', ctx.upstream.url];
+  return BenchProcess.start(`(${id}) ${spec.label}`, spec.script, args, { core: ctx.pinning.targetCore, nodeFlags });
+}
+
+/** Busy and total jiffies of one core from /proc/stat; null off Linux. */
+function coreTimes(core: number | null): { busy: number; total: number } | null {
+  if (core === null) return null;
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${core} `));
+    if (!line) return null;
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = v.reduce((a, b) => a + b, 0);
+    const idle = (v[3] ?? 0) + (v[4] ?? 0);
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+interface CpuUse<T> {
+  result: T;
+  /** The target's own CPU time, % of one core. */
+  targetCpu: number;
+  /** Core 0 busy (load generator + upstream), % of one core. */
+  loadCpu: number;
+  /** CPU on the two cores used by processes outside the benchmark, % of one core; null unpinned. */
+  foreignCpu: number | null;
+}
+
+/** Measures CPU use around `work`: the target's, core 0's, and what other processes took from both cores. */
+async function withCpu<T>(ctx: Context, target: BenchProcess, work: () => Promise<T>): Promise<CpuUse<T>> {
+  const { loadCore, targetCore } = ctx.pinning;
+  const t0 = performance.now();
+  const [s0, u0] = await Promise.all([target.stats(), ctx.upstream.stats()]);
+  const l0 = coreTimes(loadCore);
+  const c0 = coreTimes(targetCore);
+  const p0 = process.cpuUsage();
+  const result = await work();
+  const p1 = process.cpuUsage(p0);
+  const l1 = coreTimes(loadCore);
+  const c1 = coreTimes(targetCore);
+  const [s1, u1] = await Promise.all([target.stats(), ctx.upstream.stats()]);
+  const wallUs = (performance.now() - t0) * 1000;
+  const pct = (us: number): number => (us / wallUs) * 100;
+  const targetCpu = pct(s1.cpuUser + s1.cpuSystem - s0.cpuUser - s0.cpuSystem);
+  const ours0 = pct(p1.user + p1.system + u1.cpuUser + u1.cpuSystem - u0.cpuUser - u0.cpuSystem);
+  const busy = (a: { busy: number; total: number }, b: { busy: number; total: number }): number => ((b.busy - a.busy) / Math.max(1, b.total - a.total)) * 100;
+  if (!l0 || !l1 || !c0 || !c1) return { result, targetCpu, loadCpu: ours0, foreignCpu: null };
+  const loadCpu = busy(l0, l1);
+  // Kernel time for our sockets is charged to our processes, so what is left over is someone else's.
+  const foreignCpu = Math.max(0, loadCpu - ours0) + Math.max(0, busy(c0, c1) - targetCpu);
+  return { result, targetCpu, loadCpu, foreignCpu };
+}
+
+function loadOf(ctx: Context, id: TargetId, proc: BenchProcess, over: Partial<LoadOptions> = {}): LoadOptions {
+  return { url: proc.url + TARGETS[id].path, connections: ctx.opts.connections, duration: ctx.opts.duration, expectStatus: TARGETS[id].status, ...over };
+}
+
+const fmt = (x: LoadResult): string => `${Math.round(x.rps).toLocaleString('en-US')} req/s, p50 ${x.latency.p50.toFixed(2)} ms, p99 ${x.latency.p99.toFixed(2)} ms, ${x.errors} errors`;
+
+async function measureTarget(ctx: Context, id: TargetId): Promise<TargetResult> {
+  const { opts } = ctx;
+  const spec = TARGETS[id];
+  const proc = await startTarget(ctx, id);
+  try {
+    log(`(${id}) ${spec.label}: pid ${proc.pid}, ${opts.warmup} s warm-up, ${opts.duration} s at c=${opts.connections}`);
+    if (opts.warmup > 0) await runLoad(opts.loader, loadOf(ctx, id, proc, { duration: opts.warmup }));
+    const { result: throughput, targetCpu, loadCpu, foreignCpu } = await withCpu(ctx, proc, () => runLoad(opts.loader, loadOf(ctx, id, proc)));
+    log(`    ${fmt(throughput)}; target CPU ${targetCpu.toFixed(0)} %, core 0 ${loadCpu.toFixed(0)} %${foreignCpu === null ? '' : `, other processes ${foreignCpu.toFixed(0)} %`}`);
+    const peak = await runLoad(opts.loader, loadOf(ctx, id, proc, { connections: opts.peakConnections, duration: opts.peakDuration }));
+    const stats = await proc.stats();
+    log(`    c=${opts.peakConnections}: ${fmt(peak)}; peak RSS ${(stats.peakRss / 2 ** 20).toFixed(0)} MB`);
+    const single = opts.singleDuration > 0 ? (await runLoad(opts.loader, loadOf(ctx, id, proc, { connections: 1, duration: opts.singleDuration }))).latency : null;
+    if (single) log(`    c=1: p50 ${single.p50.toFixed(3)} ms, p99 ${single.p99.toFixed(3)} ms`);
+    return {
+      id,
+      label: spec.label,
+      throughput,
+      targetCpuPercent: targetCpu,
+      loadCpuPercent: loadCpu,
+      foreignCpuPercent: foreignCpu,
+      peak: { connections: opts.peakConnections, rps: peak.rps, errors: peak.errors, peakRssBytes: stats.peakRss },
+      single,
+      cpusAllowed: stats.cpusAllowed,
+      counters: stats.counters,
+    };
+  } finally {
+    await proc.stop();
+  }
+}
+
+async function latencyRun(ctx: Context, d: TargetResult): Promise<BenchResults['latencyRun']> {
+  const { opts } = ctx;
+  const rate = opts.latencyRate ?? Math.max(1, Math.round(d.throughput.rps / 2));
+  const basis = opts.latencyRate ? '--latency-rate' : "half of (d)'s measured maximum";
+  const out: Partial<Record<'b' | 'd', Awaited<ReturnType<typeof runPaced>>>> = {};
+  for (const id of ['b', 'd'] as const) {
+    const proc = await startTarget(ctx, id);
+    try {
+      log(`latency run (${id}): ${rate} req/s for ${opts.latencyDuration} s`);
+      if (opts.warmup > 0) await runLoad(opts.loader, loadOf(ctx, id, proc, { duration: opts.warmup }));
+      const r = await runPaced({ url: proc.url, path: TARGETS[id].path, rate, durationSec: opts.latencyDuration, connections: opts.connections, expectStatus: TARGETS[id].status });
+      log(`    p50 ${r.latency.p50.toFixed(3)} ms, p99 ${r.latency.p99.toFixed(3)} ms, p99.9 ${r.latency.p999.toFixed(3)} ms, ${r.errors} errors, ${r.queued} queued`);
+      out[id] = r;
+    } finally {
+      await proc.stop();
+    }
+  }
+  const { b, d: dd } = out as Required<typeof out>;
+  return { rate, basis, b, d: dd, addedP99Ms: dd.latency.p99 - b.latency.p99 };
+}
+
+async function memoryRun(ctx: Context): Promise<MemoryResult> {
+  const { opts } = ctx;
+  const n = opts.memoryRequests;
+  const sampleAt = Math.round(n / 10);
+  // Read the end figures while still under the same load as the first ones.
+  const endAt = n - 2 * opts.connections;
+  const proc = await startTarget(ctx, 'd', ['--expose-gc']);
+  try {
+    log(`memory run (d): ${n.toLocaleString('en-US')} requests at c=${opts.connections}`);
+    let count = 0;
+    const series: [number, number][] = [];
+    const timer = setInterval(() => void proc.stats().then((s) => series.push([count, s.rss]), () => undefined), 1000);
+    const marks: Promise<ProcessStats>[] = [];
+    const result = await runAutocannon({
+      ...loadOf(ctx, 'd', proc),
+      amount: n,
+      onResponse: (c) => {
+        count = c;
+        if (c === sampleAt || c === endAt) marks.push(proc.stats(true));
+      },
+    });
+    clearInterval(timer);
+    const [first, last] = await Promise.all(marks);
+    const end = await proc.stats();
+    if (!first || !last) throw new Error('memory run ended before both samples were taken');
+    log(`    ${fmt(result)}; RSS ${(first.rss / 2 ** 20).toFixed(1)} → ${(last.rss / 2 ** 20).toFixed(1)} MB, heap after GC ${(first.heapUsed / 2 ** 20).toFixed(2)} → ${(last.heapUsed / 2 ** 20).toFixed(2)} MB`);
+    return {
+      requests: n, connections: opts.connections, sampleAt, endAt,
+      rssAtSample: first.rss, rssAtEnd: last.rss, heapAfterGcAtSample: first.heapUsed, heapAfterGcAtEnd: last.heapUsed,
+      peakRss: end.peakRss, rps: result.rps, errors: result.errors, rssSeries: series,
+    };
+  } finally {
+    await proc.stop();
+  }
+}
+
+async function profileRun(ctx: Context, dir: string): Promise<string | null> {
+  mkdirSync(dir, { recursive: true });
+  const before = new Set(readdirSync(dir));
+  const proc = await startTarget(ctx, 'd', ['--cpu-prof', '--cpu-prof-dir', dir]);
+  try {
+    log(`profile (d) under --cpu-prof: ${ctx.opts.duration} s at c=${ctx.opts.connections}`);
+    log(`    ${fmt(await runLoad(ctx.opts.loader, loadOf(ctx, 'd', proc)))}`);
+  } finally {
+    await proc.stop();
+  }
+  const made = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && !before.has(f));
+  made.sort((x, y) => statSync(path.join(dir, y)).mtimeMs - statSync(path.join(dir, x)).mtimeMs);
+  return made[0] ? path.join(dir, made[0]) : null;
+}
+
+/** Share of all cores busy over `ms` before the run (other processes), %; null off Linux. */
+async function busyBefore(ms: number): Promise<number | null> {
+  const all = (): { busy: number; total: number } | null => {
+    try {
+      const v = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+      const total = v.reduce((a, b) => a + b, 0);
+      return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total };
+    } catch {
+      return null;
+    }
+  };
+  const a = all();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = all();
+  return a && b ? ((b.busy - a.busy) / Math.max(1, b.total - a.total)) * 100 : null;
+}
+
+function machine(): Omit<BenchResults['machine'], 'busyBeforePercent'> {
+  let cpu = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpu;
+  } catch {
+    // not Linux: keep os.cpus()
+  }
+  return { cpu, cores: os.cpus().length, memTotalBytes: os.totalmem(), node: process.version, platform: os.platform(), kernel: os.release() };
+}
+
+function writeAtomically(file: string, text: string): void {
+  writeFileSync(`${file}.tmp`, text);
+  renameSync(`${file}.tmp`, file);
+}
+
+async function main(): Promise<number> {
+  let parsed: BenchOptions | 'help';
+  try {
+    parsed = parseOptions(process.argv.slice(2));
+    if (parsed !== 'help' && parsed.loader === 'wrk' && spawnSync('wrk', ['-v'], { stdio: 'ignore' }).error) throw new UsageError('--loader wrk: wrk is not installed');
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`bench: ${err.message}\n\n${HELP}`);
+    return 2;
+  }
+  if (parsed === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const opts = parsed;
+  const mode: BenchResults['mode'] = opts.quick ? 'quick' : opts.only.length < TARGET_IDS.length ? 'partial' : 'full';
+  const outDir = opts.out ? path.resolve(opts.out) : mode === 'full' ? REPO_BENCH_DIR : path.join(os.tmpdir(), 'breakwater-bench');
+  const info = machine();
+  const pinning = setUpPinning(opts.pin);
+  log(`Breakwater bench (${mode}): ${info.cpu} × ${info.cores}, node ${info.node}; ${pinning.note}; loader ${opts.loader}`);
+  const busy = await busyBefore(1000);
+  if (busy !== null) log(`machine ${busy.toFixed(0)} % busy before the run${busy > 5 ? ' — other processes are running; figures will be low and noisy' : ''}`);
+
+  const upstream = await BenchProcess.start('upstream', 'upstream.js', ['--kind', opts.upstream], { core: pinning.loadCore });
+  const ctx: Context = { opts, pinning, upstream };
+  const targets: Partial<Record<TargetId, TargetResult>> = {};
+  let latency: BenchResults['latencyRun'] = null;
+  let memory: MemoryResult | null = null;
+  let profile: string | null = null;
+  try {
+    for (const id of opts.only) targets[id] = await measureTarget(ctx, id);
+    if (targets.b && targets.d && opts.latencyDuration > 0) latency = await latencyRun(ctx, targets.d);
+    if (targets.d && opts.memoryRequests > 0) memory = await memoryRun(ctx);
+    if (opts.profile) profile = await profileRun(ctx, path.join(outDir, 'profiles'));
+  } finally {
+    await upstream.stop();
+  }
+
+  const rps = (id: TargetId): number | null => targets[id]?.throughput.rps ?? null;
+  const div = (x: number | null, y: number | null): number | null => (x === null || y === null || y === 0 ? null : x / y);
+  const partial = {
+    schema: 1 as const,
+    date: new Date().toISOString(),
+    mode,
+    machine: { ...info, busyBeforePercent: busy },
+    pinning: pinning.note,
+    loader: opts.loader,
+    upstream: opts.upstream,
+    settings: { ...opts, out: undefined },
+    targets,
+    ratios: { dOverB: div(rps('d'), rps('b')), dOverC: div(rps('d'), rps('c')), eOverD: div(rps('e'), rps('d')) },
+    latencyRun: latency,
+    memory,
+  };
+  const results: BenchResults = { ...partial, ...evaluate(partial) };
+  mkdirSync(outDir, { recursive: true });
+  writeAtomically(path.join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeAtomically(path.join(outDir, 'RESULTS.md'), markdownReport(results));
+  process.stdout.write(`${consoleReport(results)}\n\nWrote ${path.join(outDir, 'results.json')} and RESULTS.md\n`);
+  if (profile) process.stdout.write(`CPU profile of (d): ${profile}\n`);
+  return opts.strict && results.checks.some((c) => c.pass === false) ? 1 : 0;
+}
+
+process.on('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killAll();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.stack : String(err)}\n`);
+    killAll();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,29 @@
+/** The route prefix every proxied target serves; the upstream answers any path. */
+export const PROXIED_PREFIX = '/api/bench';
+/** The gateway's second route, whose upstream breaker is forced open (target e). */
+export const OPEN_PREFIX = '/api/open';
+/** The path requested under a target's prefix. */
+export const REQUEST_PATH = '/loans/42';
+
+export type TargetId = 'a' | 'b' | 'c' | 'd' | 'e';
+export const TARGET_IDS: readonly TargetId[] = ['a', 'b', 'c', 'd', 'e'];
+
+/** One thing the benchmark measures, each in its own process. */
+export interface TargetSpec {
+  id: TargetId;
+  label: string;
+  /** Compiled script, relative to dist/bench. */
+  script: string;
+  /** Request path, including the route prefix. */
+  path: string;
+  /** The status every answer must have; anything else counts as an error. */
+  status: number;
+}
+
+export const TARGETS: Record<TargetId, TargetSpec> = {
+  a: { id: 'a', label: 'upstream directly', script: 'upstream.js', path: PROXIED_PREFIX + REQUEST_PATH, status: 200 },
+  b: { id: 'b', label: 'raw node:http proxy', script: 'raw-proxy.js', path: PROXIED_PREFIX + REQUEST_PATH, status: 200 },
+  c: { id: 'c', label: 'fastify + @fastify/http-proxy', script: 'fastify-proxy.js', path: PROXIED_PREFIX + REQUEST_PATH, status: 200 },
+  d: { id: 'd', label: 'gateway (breaker, logs, metrics on)', script: 'gateway-target.js', path: PROXIED_PREFIX + REQUEST_PATH, status: 200 },
+  e: { id: 'e', label: 'gateway, open breaker (503)', script: 'gateway-target.js', path: OPEN_PREFIX + REQUEST_PATH, status: 503 },
+};

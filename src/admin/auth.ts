@@ -1,0 +1,47 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import { GatewayError } from '../errors/gateway-error';
+
+const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
+
+/**
+ * Compares a presented token with the configured one in constant time. Both sides are hashed
+ * first: `timingSafeEqual` needs equal lengths, and comparing lengths directly would leak
+ * the token's length through the timing of an early return.
+ */
+export function tokenMatches(presented: string, expected: string): boolean {
+  return timingSafeEqual(digest(presented), digest(expected));
+}
+
+/** The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), or null. */
+export function bearerToken(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  const match = /^Bearer +(\S.*?) *$/i.exec(header);
+  return match ? (match[1] as string) : null;
+}
+
+const CHALLENGE = 'Bearer realm="breakwater-admin"';
+
+/**
+ * SPEC §7 admin authorization.
+ * - With a token configured: every request through this middleware needs
+ *   `Authorization: Bearer <token>`; otherwise 401 UNAUTHORIZED with a `WWW-Authenticate` challenge.
+ * - Without a token: reads (GET, HEAD) are open, anything that changes state is 403 FORBIDDEN,
+ *   since there is no way to authorize it.
+ */
+export function adminAuth(token: string): RequestHandler {
+  const expected = token;
+  return (req, _res, next) => {
+    if (expected === '') {
+      if (req.method === 'GET' || req.method === 'HEAD') return next();
+      return next(new GatewayError('FORBIDDEN', { detail: 'No admin token is configured (admin.token), so admin actions are disabled.' }));
+    }
+    const presented = bearerToken(req.headers.authorization);
+    if (presented !== null && tokenMatches(presented, expected)) return next();
+    const error = presented === null ? '' : ', error="invalid_token"';
+    next(new GatewayError('UNAUTHORIZED', {
+      detail: presented === null ? 'This endpoint needs an Authorization: Bearer <admin token> header.' : 'The admin token is not valid.',
+      headers: { 'WWW-Authenticate': CHALLENGE + error },
+    }));
+  };
+}

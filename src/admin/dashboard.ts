@@ -1,0 +1,59 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Router, type Response } from 'express';
+
+/**
+ * The dashboard's folder. tsc does not copy the page into dist/, so when this module runs
+ * compiled (dist/src/admin/) the files are read from the source tree instead.
+ */
+export const DASHBOARD_DIR: string = resolveDashboardDir();
+
+function resolveDashboardDir(): string {
+  const beside = path.join(__dirname, 'dashboard');
+  if (existsSync(path.join(beside, 'index.html'))) return beside;
+  return path.resolve(__dirname, '../../../src/admin/dashboard');
+}
+
+const FILES: Record<string, { file: string; type: string }> = {
+  '/dashboard': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/dashboard/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/dashboard/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/dashboard/dashboard.js': { file: 'dashboard.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/dashboard.css': { file: 'dashboard.css', type: 'text/css; charset=utf-8' },
+};
+
+/** Everything the page loads comes from this listener; nothing inline, no CDN (it must work offline). */
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/**
+ * GET /dashboard and its two assets (SPEC §7), static files with no build step. They are
+ * served without authorization even when an admin token is configured: the page holds no
+ * data, and it has to load before it can ask the operator for the token that its API calls
+ * then carry. Files are read once, on first use.
+ */
+export function dashboardRoutes(dir: string = DASHBOARD_DIR): Router {
+  const cache = new Map<string, Buffer>();
+  const router = Router();
+  const serve = (urlPath: string, res: Response): void => {
+    const entry = FILES[urlPath] as { file: string; type: string };
+    let body = cache.get(entry.file);
+    if (body === undefined) {
+      body = readFileSync(path.join(dir, entry.file));
+      cache.set(entry.file, body);
+    }
+    res.setHeader('Content-Type', entry.type);
+    res.setHeader('Cache-Control', 'no-cache');
+    res.setHeader('Content-Security-Policy', CSP);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('Content-Length', body.length);
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+  };
+  for (const urlPath of Object.keys(FILES)) router.get(urlPath, (_req, res) => serve(urlPath, res));
+  return router;
+}
+
+/** Paths served by dashboardRoutes, so the admin app can leave them out of authorization. */
+export function isDashboardPath(urlPath: string): boolean {
+  return Object.hasOwn(FILES, urlPath);
+}

@@ -1,0 +1,166 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { RequestContext } from '../server/request-context';
+import type { RequestObserver, TrafficState } from '../server/traffic';
+import type { BreakerStateName, Transition } from '../upstreams/breaker';
+import type { UpstreamRegistry } from '../upstreams/registry';
+
+/** Latency buckets (seconds) for a gateway: 1 ms (a refusal) to 30 s (a slow upstream's timeout). */
+export const DURATION_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+const BREAKER_STATES: readonly BreakerStateName[] = ['closed', 'open', 'half-open'];
+const HEALTH_STATES = ['up', 'down', 'unknown'] as const;
+/** Any other method is counted as OTHER: a label must never take a value the caller chose freely. */
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+export interface MetricsOptions {
+  /** Where the metrics are registered; the caller owns it (no global default registry). */
+  register: Registry;
+  registry: UpstreamRegistry;
+  state: TrafficState;
+  /** Paths the traffic listener answers itself (/healthz, …); a fixed set, so they may be route labels. */
+  ownPaths?: ReadonlySet<string>;
+  /** Process metrics (CPU, memory, event loop, GC); off only in tests that build many gateways. */
+  processMetrics?: boolean;
+}
+
+interface RequestChildren {
+  count: Counter.Internal;
+  duration: Histogram.Internal<string>;
+}
+
+/**
+ * The gateway's Prometheus metrics (SPEC §7), all prefixed `breakwater_`:
+ * - `requests_total{route,upstream,method,status,status_class,code}` and
+ *   `request_duration_seconds{route,upstream,method,status_class}`, from a RequestObserver;
+ * - `breaker_state{upstream,state}` (1 for the current state, 0 for the others),
+ *   `breaker_forced{upstream}`, `upstream_health{upstream,state}` and `requests_in_flight`,
+ *   read from the live objects at scrape time;
+ * - `breaker_transitions_total{upstream,from,to,reason}`, from the breakers' events;
+ * - process metrics from prom-client's default collectors.
+ * Label values come from configuration and fixed sets only (route = the configured prefix,
+ * "" when no route matched), never from raw paths or ids, so cardinality stays bounded.
+ */
+export class Metrics {
+  readonly register: Registry;
+  /** Push into the traffic handler's observers; runs once per request, so it is kept cheap. */
+  readonly observe: RequestObserver;
+  private readonly detach: (() => void)[] = [];
+
+  constructor(options: MetricsOptions) {
+    const { register, registry, state } = options;
+    this.register = register;
+    const ownPaths = options.ownPaths ?? new Set<string>();
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register, prefix: 'breakwater_' });
+
+    const requests = new Counter({
+      name: 'breakwater_requests_total',
+      help: 'Requests on the traffic listener by matched route, upstream, method, HTTP status and gateway error code ("" for an upstream\'s own answer).',
+      labelNames: ['route', 'upstream', 'method', 'status', 'status_class', 'code'],
+      registers: [register],
+    });
+    const duration = new Histogram({
+      name: 'breakwater_request_duration_seconds',
+      help: 'Time from a request\'s arrival until its response was over, by matched route, upstream, method and status class.',
+      labelNames: ['route', 'upstream', 'method', 'status_class'],
+      buckets: [...DURATION_BUCKETS],
+      registers: [register],
+    });
+    const transitions = new Counter({
+      name: 'breakwater_breaker_transitions_total',
+      help: 'Breaker state changes by upstream, from, to and reason.',
+      labelNames: ['upstream', 'from', 'to', 'reason'],
+      registers: [register],
+    });
+    new Gauge({
+      name: 'breakwater_breaker_state',
+      help: 'Breaker state per upstream: 1 for the current state, 0 for the others.',
+      labelNames: ['upstream', 'state'],
+      registers: [register],
+      collect() {
+        for (const u of registry.all()) {
+          const current = u.breaker.state().value;
+          for (const s of BREAKER_STATES) this.set({ upstream: u.name, state: s }, s === current ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'breakwater_breaker_forced',
+      help: 'Whether an operator holds the upstream\'s breaker open or closed (1) or it runs automatically (0).',
+      labelNames: ['upstream'],
+      registers: [register],
+      collect() {
+        for (const u of registry.all()) this.set({ upstream: u.name }, u.breaker.override() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'breakwater_upstream_health',
+      help: 'Active health-check verdict per upstream: 1 for the current state (up, down or unknown), 0 for the others.',
+      labelNames: ['upstream', 'state'],
+      registers: [register],
+      collect() {
+        for (const u of registry.all()) {
+          for (const s of HEALTH_STATES) this.set({ upstream: u.name, state: s }, s === u.health.state ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'breakwater_requests_in_flight',
+      help: 'Requests on the traffic listener whose response is not over yet.',
+      registers: [register],
+      collect() {
+        this.set(state.inFlight);
+      },
+    });
+
+    for (const u of registry.all()) {
+      const onTransition = (t: Transition): void => transitions.inc({ upstream: t.name, from: t.from, to: t.to, reason: t.reason });
+      u.breaker.on('transition', onTransition);
+      this.detach.push(() => u.breaker.off('transition', onTransition));
+    }
+
+    // prom-client hashes the label object on every labels() call; the set of label
+    // combinations is bounded, so the children are looked up by one string key instead.
+    const children = new Map<string, RequestChildren>();
+    this.observe = (ctx: RequestContext, req: IncomingMessage, res: ServerResponse): void => {
+      const method = METHODS.has(req.method ?? '') ? (req.method as string) : 'OTHER';
+      const answered = res.headersSent;
+      const status = answered ? String(res.statusCode) : '';
+      const route = ctx.route ?? ownPathOf(req, ownPaths);
+      const upstream = ctx.upstream ?? '';
+      const code = ctx.code ?? '';
+      const key = `${route}\u0000${upstream}\u0000${method}\u0000${status}\u0000${code}`;
+      let child = children.get(key);
+      if (child === undefined) {
+        const statusClass = answered ? `${status.charAt(0)}xx` : 'aborted';
+        child = {
+          count: requests.labels(route, upstream, method, status, statusClass, code),
+          duration: duration.labels(route, upstream, method, statusClass),
+        };
+        children.set(key, child);
+      }
+      child.count.inc();
+      child.duration.observe((performance.now() - ctx.startedAt) / 1000);
+    };
+  }
+
+  /** Prometheus text exposition of everything registered. */
+  async text(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.register.contentType, body: await this.register.metrics() };
+  }
+
+  /** Stops listening to the breakers. */
+  close(): void {
+    for (const d of this.detach) d();
+    this.detach.length = 0;
+  }
+}
+
+/** The own endpoint's path (/healthz, …) when the request was for one, else ""; req.url is not rewritten for those. */
+function ownPathOf(req: IncomingMessage, ownPaths: ReadonlySet<string>): string {
+  const url = req.url ?? '';
+  const q = url.indexOf('?');
+  const p = q === -1 ? url : url.slice(0, q);
+  return ownPaths.has(p) ? p : '';
+}

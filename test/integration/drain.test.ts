@@ -1,0 +1,90 @@
+/**
+ * SPEC §8 drain (what SIGTERM triggers, via gw.shutdown()): /readyz turns 503, new requests get
+ * GATEWAY_SHUTTING_DOWN with `Connection: close`, in-flight requests finish, idle keep-alive
+ * sockets are closed, and the drain deadline bounds it all.
+ */
+import { expectProblem, parseRaw, rawRequest, request, sleep, startGateway, waitFor, type StartedGateway } from '../helpers/gateway';
+import { startUpstream, type ControlledUpstream } from '../helpers/upstream';
+
+describe('drain', () => {
+  let upstream: ControlledUpstream;
+  let g: StartedGateway;
+
+  beforeEach(async () => {
+    upstream = await startUpstream();
+  });
+  afterEach(async () => {
+    await g.close();
+    await upstream.close();
+  });
+
+  const start = async (drainTimeoutMs: number): Promise<void> => {
+    g = await startGateway({
+      upstreams: { backend: { url: upstream.url, timeoutMs: 5000 } },
+      routes: [{ path: '/api', upstream: 'backend' }],
+      shutdown: { drainTimeoutMs },
+    });
+  };
+
+  it('lets the in-flight request finish, refuses new ones, reports not ready, then resolves', async () => {
+    await start(5000);
+    expect((await request(g.url, '/readyz')).status).toBe(200);
+    upstream.setMode({ kind: 'slow', delayMs: 500 });
+    // In flight on a keep-alive connection: after its answer the gateway must close it.
+    const inFlight = rawRequest(g.url, 'GET /api/report HTTP/1.1\r\nHost: gw\r\n\r\n', { timeoutMs: 4000 });
+    await waitFor(() => upstream.received.length === 1, 2000, 'request upstream');
+
+    let shutdownDone = false;
+    const shutdown = g.gw.shutdown().then(() => (shutdownDone = true));
+
+    // Sent as keep-alive: the gateway itself must say (and do) `Connection: close`.
+    const askedAt = Date.now();
+    const refused = parseRaw(await rawRequest(g.url, 'POST /api/new HTTP/1.1\r\nHost: gw\r\nContent-Length: 2\r\n\r\n{}', { timeoutMs: 3000 }));
+    expect(Date.now() - askedAt).toBeLessThan(1000); // the connection was closed, not left to our timeout
+    const problem = expectProblem(refused, { status: 503, code: 'GATEWAY_SHUTTING_DOWN', forwarded: false, retryable: true });
+    expect(refused.headers.connection).toBe('close');
+    expect(Number(problem.retryAfterSeconds)).toBeGreaterThanOrEqual(1);
+
+    const ready = await request(g.url, '/readyz');
+    expect(ready.status).toBe(503);
+    expect(shutdownDone).toBe(false);
+
+    const answer = parseRaw(await inFlight);
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toEqual({ ok: true, path: '/api/report' });
+    expect(answer.headers.connection).toBe('close');
+
+    await shutdown;
+    expect(upstream.received.map((q) => q.url)).toEqual(['/api/report']);
+    // The listener is closed once shutdown resolves.
+    expect((await request(g.url, '/readyz')).error).toBe('ECONNREFUSED');
+  });
+
+  it('closes idle keep-alive connections when the drain starts', async () => {
+    await start(5000);
+    const startedAt = Date.now();
+    // One request on a keep-alive connection, then the connection sits idle.
+    const idle = rawRequest(g.url, 'GET /api/x HTTP/1.1\r\nHost: gw\r\n\r\n', { timeoutMs: 4000 });
+    await waitFor(() => upstream.received.length === 1, 2000, 'request upstream');
+    await sleep(100);
+    await g.gw.shutdown();
+    const text = await idle;
+    expect(parseRaw(text).status).toBe(200);
+    // Closed by the drain, not by our 4 s timeout nor the 5 s keep-alive timeout.
+    expect(Date.now() - startedAt).toBeLessThan(1500);
+  });
+
+  it('the drain deadline bounds shutdown: a request still running then is cut, never left hanging', async () => {
+    await start(300);
+    upstream.setMode({ kind: 'hang' });
+    const inFlight = request(g.url, '/api/stuck', { timeoutMs: 4000 });
+    await waitFor(() => upstream.received.length === 1, 2000, 'request upstream');
+    const startedAt = Date.now();
+    await g.gw.shutdown();
+    expect(Date.now() - startedAt).toBeLessThan(300 + 700);
+    const r = await inFlight;
+    expect(r.status).toBe(0);
+    expect(r.error).toBeDefined();
+    expect(r.error).not.toBe('ETIMEDOUT');
+  });
+});

@@ -1,0 +1,187 @@
+/**
+ * SPEC §4: every problem the gateway answers because an upstream failed, each against a real
+ * fault on a real socket, with what the upstream did or did not receive. `forwarded` and
+ * `retryable` follow the rule: retryable = transient AND (not forwarded OR idempotent OR
+ * Idempotency-Key); a POST is never sent twice.
+ */
+import { expectProblem, request, startGateway, type StartedGateway } from '../helpers/gateway';
+import { startFullBacklog, type FullBacklog } from '../helpers/full-backlog';
+import { fixtureCa, refusingPort, startUpstream, type ControlledUpstream } from '../helpers/upstream';
+
+const TIMEOUT_MS = 300;
+const CONNECT_TIMEOUT_MS = 300;
+
+describe('problems caused by an upstream', () => {
+  let hang: ControlledUpstream;
+  let reset: ControlledUpstream;
+  let bad: ControlledUpstream;
+  let selfSigned: ControlledUpstream;
+  let validTls: ControlledUpstream;
+  let backlog: FullBacklog;
+  let g: StartedGateway;
+
+  beforeAll(async () => {
+    [hang, reset, bad, selfSigned, validTls, backlog] = await Promise.all([
+      startUpstream({ mode: { kind: 'hang' } }),
+      startUpstream(),
+      startUpstream({ mode: { kind: 'bad-http' } }),
+      startUpstream({ tls: 'self-signed' }),
+      startUpstream({ tls: 'valid-for-localhost' }),
+      startFullBacklog(),
+    ]);
+    const refused = await refusingPort();
+    g = await startGateway({
+      // A breaker that never opens here: these tests are about single exchanges.
+      defaults: { timeoutMs: TIMEOUT_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS, breaker: { volumeThreshold: 100000 } },
+      upstreams: {
+        hang: { url: hang.url },
+        reset: { url: reset.url },
+        bad: { url: bad.url },
+        refused: { url: `http://127.0.0.1:${refused}` },
+        backlog: { url: `http://127.0.0.1:${backlog.port}` },
+        // timeoutMs expires first, while the connect is still pending: nothing was sent all the same.
+        'backlog-slow-connect': { url: `http://127.0.0.1:${backlog.port}`, connectTimeoutMs: 5000 },
+        'tls-self-signed': { url: selfSigned.url },
+        'tls-no-ca': { url: validTls.url },
+        'tls-ok': { url: validTls.url, tls: { ca: fixtureCa() } },
+      },
+      routes: ['hang', 'reset', 'bad', 'refused', 'backlog', 'backlog-slow-connect', 'tls-self-signed', 'tls-no-ca', 'tls-ok'].map((name) => ({ path: `/${name}`, upstream: name })),
+    });
+  });
+  afterAll(async () => {
+    await g.close();
+    await Promise.all([hang, reset, bad, selfSigned, validTls, backlog].map((u) => u.close()));
+  });
+  beforeEach(() => {
+    for (const u of [hang, reset, bad, selfSigned, validTls]) u.reset();
+  });
+
+  describe('UPSTREAM_UNREACHABLE', () => {
+    it('connection refused: 502, not forwarded, so retryable even for a POST', async () => {
+      const r = await request(g.url, '/refused/loans', { method: 'POST', body: '{}' });
+      const body = expectProblem(r, { status: 502, code: 'UPSTREAM_UNREACHABLE', forwarded: false, retryable: true, upstream: 'refused' });
+      expect(String(body.detail)).toContain('"refused"');
+    });
+
+    it('connect timeout (SYN never answered): 502 after connectTimeoutMs, not forwarded', async () => {
+      const started = Date.now();
+      const r = await request(g.url, '/backlog/loans', { method: 'POST', body: '{}' });
+      const elapsed = Date.now() - started;
+      expectProblem(r, { status: 502, code: 'UPSTREAM_UNREACHABLE', forwarded: false, retryable: true, upstream: 'backlog' });
+      expect(elapsed).toBeGreaterThanOrEqual(CONNECT_TIMEOUT_MS - 20);
+      expect(elapsed).toBeLessThan(CONNECT_TIMEOUT_MS + 500);
+    });
+
+    it('timeoutMs expiring before the connection is up is still UNREACHABLE, not forwarded (a POST stays retryable)', async () => {
+      const started = Date.now();
+      const r = await request(g.url, '/backlog-slow-connect/loans', { method: 'POST', body: '{}' });
+      expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 500);
+      expectProblem(r, { status: 502, code: 'UPSTREAM_UNREACHABLE', forwarded: false, retryable: true, upstream: 'backlog-slow-connect' });
+    });
+  });
+
+  describe('UPSTREAM_TIMEOUT', () => {
+    it('GET to a hanging upstream: 504 within timeoutMs + 500 ms, forwarded, retryable (idempotent)', async () => {
+      const started = Date.now();
+      const r = await request(g.url, '/hang/x');
+      const elapsed = Date.now() - started;
+      expectProblem(r, { status: 504, code: 'UPSTREAM_TIMEOUT', forwarded: true, retryable: true, upstream: 'hang' });
+      expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 20);
+      expect(elapsed).toBeLessThan(TIMEOUT_MS + 500);
+      expect(hang.received).toHaveLength(1);
+    });
+
+    it('POST: not retryable (it may have taken effect), and sent exactly once', async () => {
+      const started = Date.now();
+      const r = await request(g.url, '/hang/loans', { method: 'POST', body: '{"amount":1}', headers: { 'content-type': 'application/json' } });
+      expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 500);
+      const body = expectProblem(r, { status: 504, code: 'UPSTREAM_TIMEOUT', forwarded: true, retryable: false, upstream: 'hang' });
+      expect(body.retryAfterSeconds).toBeUndefined();
+      expect(r.headers['retry-after']).toBeUndefined();
+      expect(hang.received.map((q) => q.method)).toEqual(['POST']);
+      expect(hang.received[0]?.body).toBe('{"amount":1}');
+    });
+
+    it('POST with an Idempotency-Key: retryable', async () => {
+      const r = await request(g.url, '/hang/loans', { method: 'POST', body: '{}', headers: { 'idempotency-key': 'k-1' } });
+      expectProblem(r, { status: 504, code: 'UPSTREAM_TIMEOUT', forwarded: true, retryable: true, upstream: 'hang' });
+      expect(hang.received).toHaveLength(1);
+    });
+
+    it('the gateway gives up on the upstream socket (it is closed after the timeout)', async () => {
+      await request(g.url, '/hang/y');
+      const deadline = Date.now() + 1000;
+      while (hang.openSockets > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(hang.openSockets).toBe(0);
+    });
+  });
+
+  describe('UPSTREAM_CONNECTION_LOST', () => {
+    it('POST to an upstream that resets the connection: 502, forwarded, not retryable, received once', async () => {
+      reset.setMode({ kind: 'reset' });
+      const r = await request(g.url, '/reset/loans', { method: 'POST', body: '{"a":1}' });
+      expectProblem(r, { status: 502, code: 'UPSTREAM_CONNECTION_LOST', forwarded: true, retryable: false, upstream: 'reset' });
+      expect(reset.received.map((q) => q.method)).toEqual(['POST']);
+    });
+
+    it('a POST on a pooled keep-alive socket that resets is still never sent twice', async () => {
+      reset.setMode({ kind: 'ok' });
+      expect((await request(g.url, '/reset/warm')).status).toBe(200); // leaves a keep-alive socket in the pool
+      reset.setMode({ kind: 'reset' });
+      reset.reset();
+      const r = await request(g.url, '/reset/loans', { method: 'POST', body: '{"a":2}' });
+      expectProblem(r, { status: 502, code: 'UPSTREAM_CONNECTION_LOST', forwarded: true, retryable: false });
+      expect(reset.received.map((q) => q.method)).toEqual(['POST']);
+    });
+
+    it('POST with Expect: 100-continue that resets: still forwarded, not retryable, received once', async () => {
+      reset.setMode({ kind: 'reset' });
+      const r = await request(g.url, '/reset/loans', { method: 'POST', body: '{"a":3}', headers: { expect: '100-continue' } });
+      expectProblem(r, { status: 502, code: 'UPSTREAM_CONNECTION_LOST', forwarded: true, retryable: false });
+      expect(reset.received.map((q) => q.method)).toEqual(['POST']);
+    });
+
+    it('GET: retryable; a bodyless GET on a stale pooled socket is tried again once, on a new connection', async () => {
+      reset.setMode({ kind: 'ok' });
+      expect((await request(g.url, '/reset/warm')).status).toBe(200);
+      reset.setMode({ kind: 'reset' });
+      reset.reset();
+      const connectionsBefore = reset.connections;
+      const r = await request(g.url, '/reset/x');
+      expectProblem(r, { status: 502, code: 'UPSTREAM_CONNECTION_LOST', forwarded: true, retryable: true });
+      expect(reset.received.map((q) => q.method)).toEqual(['GET', 'GET']);
+      expect(reset.connections).toBe(connectionsBefore + 1);
+    });
+  });
+
+  describe('UPSTREAM_BAD_RESPONSE', () => {
+    it('invalid HTTP from the upstream: 502, forwarded; GET retryable, POST not', async () => {
+      const get = await request(g.url, '/bad/x');
+      expectProblem(get, { status: 502, code: 'UPSTREAM_BAD_RESPONSE', forwarded: true, retryable: true, upstream: 'bad' });
+      const post = await request(g.url, '/bad/x', { method: 'POST', body: 'p' });
+      expectProblem(post, { status: 502, code: 'UPSTREAM_BAD_RESPONSE', forwarded: true, retryable: false, upstream: 'bad' });
+      expect(bad.received.map((q) => q.method)).toEqual(['GET', 'POST']);
+    });
+  });
+
+  describe('UPSTREAM_TLS_ERROR', () => {
+    it('self-signed certificate with the wrong name: 502, not forwarded, not retryable (not transient)', async () => {
+      const r = await request(g.url, '/tls-self-signed/x', { method: 'POST', body: '{}' });
+      expectProblem(r, { status: 502, code: 'UPSTREAM_TLS_ERROR', forwarded: false, retryable: false, upstream: 'tls-self-signed' });
+      expect(selfSigned.received).toHaveLength(0);
+    });
+
+    it('a certificate from a CA the gateway was not told to trust: 502 UPSTREAM_TLS_ERROR', async () => {
+      const r = await request(g.url, '/tls-no-ca/x');
+      expectProblem(r, { status: 502, code: 'UPSTREAM_TLS_ERROR', forwarded: false, retryable: false, upstream: 'tls-no-ca' });
+      expect(validTls.received).toHaveLength(0);
+    });
+
+    it('with tls.ca set to that CA, the same upstream works', async () => {
+      const r = await request(g.url, '/tls-ok/x?q=1');
+      expect(r.status).toBe(200);
+      expect(r.json).toEqual({ ok: true, path: '/tls-ok/x?q=1' });
+      expect(validTls.received).toHaveLength(1);
+    });
+  });
+});

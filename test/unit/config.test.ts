@@ -1,0 +1,307 @@
+/**
+ * SPEC §3 configuration: defaults, `${VAR}` interpolation, strictness (unknown keys named by
+ * path), every problem reported at once, cross-checks, YAML and JSON alike, a frozen result.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, formatPath, loadConfigFile, parseConfig, parseConfigText } from '../../src/config/load';
+
+const minimal = (): Record<string, unknown> => ({
+  upstreams: { business: { url: 'http://127.0.0.1:9001' } },
+  routes: [{ path: '/api/loans', upstream: 'business' }],
+});
+
+/** The issues a configuration is refused with (fails the test if it is accepted). */
+function issuesOf(fn: () => unknown): readonly string[] {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).issues;
+  }
+  throw new Error('configuration was accepted');
+}
+
+describe('config defaults', () => {
+  it('applies every documented default to a minimal file', () => {
+    const c = parseConfig(minimal());
+    expect(c.listen).toEqual({
+      host: '0.0.0.0',
+      port: 8080,
+      trustedProxies: [],
+      requestTimeoutMs: 30000,
+      headersTimeoutMs: 10000,
+      keepAliveTimeoutMs: 5000,
+      maxHeaderBytes: 16384,
+    });
+    expect(c.admin).toEqual({ host: '127.0.0.1', port: 9090, token: '' });
+    expect(c.shutdown).toEqual({ drainTimeoutMs: 10000 });
+    expect(c.log).toEqual({ level: 'info' });
+    expect(c.upstreams).toEqual([
+      {
+        name: 'business',
+        url: 'http://127.0.0.1:9001',
+        connectTimeoutMs: 2000,
+        timeoutMs: 10000,
+        failureStatuses: [500, 502, 503, 504],
+        maxConcurrent: 1000,
+        breaker: { errorThresholdPercentage: 50, volumeThreshold: 5, resetTimeoutMs: 10000, rollingWindowMs: 10000 },
+      },
+    ]);
+    expect(c.routes).toEqual([
+      { path: '/api/loans', upstream: 'business', stripPrefix: false, requires: [], maxBodyBytes: 1048576, preflight: 'state', preflightCacheMs: 1000 },
+    ]);
+  });
+
+  it('fills in healthCheck defaults when a healthCheck is given', () => {
+    const c = parseConfig({ ...minimal(), upstreams: { business: { url: 'http://127.0.0.1:9001', healthCheck: {} } } });
+    expect(c.upstreams[0]?.healthCheck).toEqual({ path: '/health', intervalMs: 2000, timeoutMs: 1000, unhealthyThreshold: 2, healthyThreshold: 1, instanceIdField: 'instanceId' });
+  });
+
+  it('merges `defaults` into every upstream, the upstream\'s own keys winning (breaker key by key)', () => {
+    const c = parseConfig({
+      defaults: { timeoutMs: 3000, failureStatuses: [503], breaker: { volumeThreshold: 10, resetTimeoutMs: 500 } },
+      upstreams: {
+        a: { url: 'http://a.internal:1' },
+        b: { url: 'https://b.internal/', timeoutMs: 700, breaker: { resetTimeoutMs: 2000 }, tls: { ca: 'PEM' } },
+      },
+      routes: [{ path: '/a', upstream: 'a' }, { path: '/b', upstream: 'b' }],
+    });
+    const [a, b] = c.upstreams;
+    expect(a).toMatchObject({ timeoutMs: 3000, failureStatuses: [503], breaker: { volumeThreshold: 10, resetTimeoutMs: 500, errorThresholdPercentage: 50 } });
+    expect(b).toMatchObject({ url: 'https://b.internal', timeoutMs: 700, breaker: { volumeThreshold: 10, resetTimeoutMs: 2000 } });
+    expect(b?.tls).toEqual({ rejectUnauthorized: true, ca: 'PEM' });
+  });
+});
+
+describe('environment interpolation', () => {
+  const yaml = (listen: string): string => `listen: ${listen}\nupstreams:\n  b: { url: http://127.0.0.1:9001 }\nroutes:\n  - { path: /b, upstream: b }\n`;
+
+  it('replaces ${VAR} before parsing, so a number stays a number', () => {
+    const c = parseConfigText(yaml('{ port: ${GW_PORT} }'), 'yaml', { GW_PORT: '8181' });
+    expect(c.listen.port).toBe(8181);
+  });
+
+  it('uses ${VAR:-default} when the variable is unset or empty, and the value when set', () => {
+    expect(parseConfigText(yaml('{ port: ${GW_PORT:-8282} }'), 'yaml', {}).listen.port).toBe(8282);
+    expect(parseConfigText(yaml('{ port: ${GW_PORT:-8282} }'), 'yaml', { GW_PORT: '' }).listen.port).toBe(8282);
+    expect(parseConfigText(yaml('{ port: ${GW_PORT:-8282} }'), 'yaml', { GW_PORT: '8383' }).listen.port).toBe(8383);
+  });
+
+  it('allows an empty default (admin.token: ${ADMIN_TOKEN:-})', () => {
+    const text = `${yaml('{ port: 1 }')}admin: { token: "\${ADMIN_TOKEN:-}" }\n`;
+    expect(parseConfigText(text, 'yaml', {}).admin.token).toBe('');
+    expect(parseConfigText(text, 'yaml', { ADMIN_TOKEN: 's3cret' }).admin.token).toBe('s3cret');
+  });
+
+  it('refuses an unset ${VAR} without a default, naming it and its line', () => {
+    const issues = issuesOf(() => parseConfigText(yaml('{ port: ${GW_MISSING} }'), 'yaml', {}));
+    expect(issues).toContain('line 1: environment variable GW_MISSING is not set and has no default (use ${GW_MISSING:-default})');
+  });
+
+  it('reports every unset variable, each with its own line', () => {
+    const text = 'listen: { host: ${H1} }\nupstreams:\n  b: { url: "${U1}" }\nroutes: []\n';
+    const issues = issuesOf(() => parseConfigText(text, 'yaml', {}));
+    expect(issues.filter((i) => i.startsWith('line '))).toEqual([
+      expect.stringMatching(/^line 1: environment variable H1 /),
+      expect.stringMatching(/^line 3: environment variable U1 /),
+    ]);
+  });
+
+  it('leaves references on comment lines alone', () => {
+    const c = parseConfigText(`# port: \${NOT_SET_ANYWHERE}\n${yaml('{ port: 9 }')}`, 'yaml', {});
+    expect(c.listen.port).toBe(9);
+  });
+});
+
+describe('validation', () => {
+  it('names unknown keys by their path, at any depth', () => {
+    const issues = issuesOf(() =>
+      parseConfig({
+        listen: { prot: 1 },
+        defaults: { breaker: { treshold: 3 } },
+        upstreams: { business: { url: 'http://x:1', retries: 2, healthCheck: { pth: '/h' } } },
+        routes: [{ path: '/a', upstream: 'business', stripprefix: true }],
+        extra: true,
+      }),
+    );
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        'listen.prot: unknown key',
+        'defaults.breaker.treshold: unknown key',
+        'upstreams.business.retries: unknown key',
+        'upstreams.business.healthCheck.pth: unknown key',
+        'routes[0].stripprefix: unknown key',
+        'extra: unknown key',
+      ]),
+    );
+  });
+
+  it('reports every bad key at once, each by its path', () => {
+    const issues = issuesOf(() =>
+      parseConfig({
+        listen: { port: 70000, trustedProxies: ['10.0.0.0/33'] },
+        admin: { port: 'x' }, // wrong type: must not read as "required"
+        shutdown: { drainTimeoutMs: -1 },
+        log: { level: 'loud' },
+        defaults: { failureStatuses: [700], breaker: { errorThresholdPercentage: 0 } },
+        upstreams: {
+          business: { url: 'ftp://x', timeoutMs: 1.5, connectTimeoutMs: 0 },
+          'bad name!': { url: 'http://x:1' },
+        },
+        routes: [{ path: 'api', upstream: 'business', methods: ['FETCH'], maxBodyBytes: -1 }],
+      }),
+    );
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        'listen.port: expected a port number (0-65535)',
+        expect.stringMatching(/^listen\.trustedProxies\[0\]: expected an IP address or CIDR/),
+        'admin.port: expected a port number (0-65535)',
+        'shutdown.drainTimeoutMs: expected a non-negative integer',
+        expect.stringMatching(/^log\.level: /),
+        'defaults.failureStatuses[0]: expected an HTTP status (100-599)',
+        'defaults.breaker.errorThresholdPercentage: expected a percentage (1-100)',
+        expect.stringMatching(/^upstreams\.business\.url: expected an http:\/\/ or https:\/\/ URL/),
+        'upstreams.business.timeoutMs: expected a positive integer',
+        'upstreams.business.connectTimeoutMs: expected a positive integer',
+        'upstreams.bad name!: expected an upstream name (letters, digits, . _ -)',
+        expect.stringMatching(/^routes\[0\]\.path: expected a path such as \/api\/loans/),
+        expect.stringMatching(/^routes\[0\]\.methods\[0\]: expected one of GET, HEAD, POST/),
+        'routes[0].maxBodyBytes: expected a non-negative integer',
+      ]),
+    );
+    expect(issues).toHaveLength(14);
+  });
+
+  it('says which required sections are missing', () => {
+    expect(issuesOf(() => parseConfig({}))).toEqual(expect.arrayContaining(['upstreams: required', 'routes: required']));
+    expect(issuesOf(() => parseConfig({ upstreams: {}, routes: [] }))).toEqual(
+      expect.arrayContaining(['upstreams: expected at least one upstream', 'routes: expected at least one route']),
+    );
+    expect(issuesOf(() => parseConfig({ upstreams: [], routes: {} }))).toEqual(expect.arrayContaining(['upstreams: expected a mapping', 'routes: expected a list']));
+  });
+
+  it.each([
+    ['with credentials', 'http://user:pw@x:1'],
+    ['with a query', 'http://x:1/?a=b'],
+    ['with a fragment', 'http://x:1/#f'],
+    ['not a URL', 'business-layer'],
+  ])('refuses an upstream url %s', (_what, url) => {
+    expect(issuesOf(() => parseConfig({ ...minimal(), upstreams: { business: { url } } }))).toEqual([expect.stringMatching(/^upstreams\.business\.url: /)]);
+  });
+
+  it.each(['/api/', '/api/../admin', '/api/./x', 'api', '/a//b', '/a b'])('refuses route path %j', (p) => {
+    expect(issuesOf(() => parseConfig({ ...minimal(), routes: [{ path: p, upstream: 'business' }] }))).toEqual([expect.stringMatching(/^routes\[0\]\.path: /)]);
+  });
+
+  it('accepts a root route and IPv4/IPv6 trusted proxies', () => {
+    const c = parseConfig({ ...minimal(), listen: { trustedProxies: ['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8'] }, routes: [{ path: '/', upstream: 'business' }] });
+    expect(c.routes[0]?.path).toBe('/');
+    expect(c.listen.trustedProxies).toHaveLength(4);
+  });
+});
+
+describe('cross-checks', () => {
+  it('refuses routes naming unknown upstreams (as upstream or requirement) and duplicate paths', () => {
+    const issues = issuesOf(() =>
+      parseConfig({
+        upstreams: { business: { url: 'http://x:1' } },
+        routes: [
+          { path: '/a', upstream: 'nowhere' },
+          { path: '/b', upstream: 'business', requires: ['business', 'bureau'] },
+          { path: '/a', upstream: 'business' },
+        ],
+      }),
+    );
+    expect(issues).toEqual([
+      'routes[0].upstream: unknown upstream "nowhere"',
+      'routes[1].requires[1]: unknown upstream "bureau"',
+      'routes[2].path: duplicate of routes[0].path "/a"',
+    ]);
+  });
+
+  it('refuses the admin listener on the traffic port (explicit or default), but allows both on port 0', () => {
+    expect(issuesOf(() => parseConfig({ ...minimal(), listen: { port: 9000 }, admin: { port: 9000 } }))).toEqual(['admin.port: must differ from listen.port (9000)']);
+    expect(issuesOf(() => parseConfig({ ...minimal(), admin: { port: 8080 } }))).toEqual(['admin.port: must differ from listen.port (8080)']);
+    expect(() => parseConfig({ ...minimal(), listen: { port: 0 }, admin: { port: 0 } })).not.toThrow();
+  });
+
+  it('reports schema problems and cross-check problems together', () => {
+    const issues = issuesOf(() => parseConfig({ upstreams: { business: { url: 'http://x:1', timeoutMs: 0 } }, routes: [{ path: '/a', upstream: 'ghost' }] }));
+    expect(issues).toEqual(expect.arrayContaining(['upstreams.business.timeoutMs: expected a positive integer', 'routes[0].upstream: unknown upstream "ghost"']));
+  });
+});
+
+describe('formats and result', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'breakwater-config-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const yamlText = [
+    'listen: { port: ${GW_PORT:-8088} }',
+    'defaults:',
+    '  breaker: { volumeThreshold: 3 }',
+    'upstreams:',
+    '  business: { url: http://127.0.0.1:9001 }',
+    'routes:',
+    '  - path: /api/loans',
+    '    upstream: business',
+    '    methods: [GET, POST]',
+  ].join('\n');
+  const jsonText = JSON.stringify({
+    listen: { port: '${GW_PORT:-8088}' },
+    defaults: { breaker: { volumeThreshold: 3 } },
+    upstreams: { business: { url: 'http://127.0.0.1:9001' } },
+    routes: [{ path: '/api/loans', upstream: 'business', methods: ['GET', 'POST'] }],
+  }).replace('"${GW_PORT:-8088}"', '${GW_PORT:-8088}');
+
+  it('reads YAML and JSON files to the same configuration (by extension)', () => {
+    const y = path.join(dir, 'c.yaml');
+    const j = path.join(dir, 'c.json');
+    writeFileSync(y, yamlText);
+    writeFileSync(j, jsonText);
+    const fromYaml = loadConfigFile(y, {});
+    expect(loadConfigFile(j, {})).toEqual(fromYaml);
+    expect(fromYaml.listen.port).toBe(8088);
+    expect(fromYaml.upstreams[0]?.breaker.volumeThreshold).toBe(3);
+  });
+
+  it('names a file that cannot be read', () => {
+    expect(issuesOf(() => loadConfigFile(path.join(dir, 'nope.yaml'), {}))).toEqual([`${path.join(dir, 'nope.yaml')}: cannot read file (ENOENT)`]);
+  });
+
+  it('reports syntax errors (including duplicate YAML keys) with a position, without a stack', () => {
+    const [dup] = issuesOf(() => parseConfigText('listen: { port: 1 }\nlisten: { port: 2 }\n', 'yaml', {}));
+    expect(dup).toMatch(/^syntax: .*(unique|duplicate)/i);
+    const [json] = issuesOf(() => parseConfigText('{"listen": ', 'json', {}));
+    expect(json).toMatch(/^syntax: /);
+    expect(dup).not.toContain('\n');
+  });
+
+  it('the message of a ConfigError lists each issue on its own line', () => {
+    const err = new ConfigError(['a.b: bad', 'c: worse']);
+    expect(err.message).toBe('invalid configuration:\n  a.b: bad\n  c: worse');
+  });
+
+  it('is deeply frozen', () => {
+    const c = parseConfigText(yamlText, 'yaml', {});
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.listen)).toBe(true);
+    expect(Object.isFrozen(c.upstreams)).toBe(true);
+    expect(Object.isFrozen(c.upstreams[0]?.breaker)).toBe(true);
+    expect(Object.isFrozen(c.routes[0]?.methods)).toBe(true);
+    expect(() => {
+      (c.listen as { port: number }).port = 1;
+    }).toThrow(TypeError);
+    expect(() => (c.routes as unknown as unknown[]).push({})).toThrow(TypeError);
+  });
+
+  it('formats paths as upstreams.business.timeoutMs and routes[0].path', () => {
+    expect(formatPath(['upstreams', 'business', 'timeoutMs'])).toBe('upstreams.business.timeoutMs');
+    expect(formatPath(['routes', 0, 'path'])).toBe('routes[0].path');
+    expect(formatPath([])).toBe('(root)');
+  });
+});
