@@ -23,6 +23,8 @@ export interface BenchOptions {
   upstream: 'net' | 'http';
   pin: boolean;
   quick: boolean;
+  /** Seconds to wait for a quiet machine before each measurement (and re-measure if disturbed); 0: don't. */
+  waitQuiet: number;
   /** Exit 1 when a target fails. */
   strict: boolean;
   /** Also profile (d) under load with --cpu-prof. */
@@ -54,6 +56,9 @@ memory run of (d). Writes results.json and RESULTS.md.
   --upstream KIND         net (default: minimal, nginx-like) or http (node:http)
   --no-pin                do not pin processes to cores with taskset
   --quick                 ~30 s smoke run
+  --wait-quiet S          on a shared machine: before each measurement wait up to S s for
+                          other processes to go quiet, and measure again (up to 3 times)
+                          when they took over 10 % of a core meanwhile (0: off)
   --profile               also run (d) under node --cpu-prof; the .cpuprofile goes to OUT/profiles
   --strict                exit 1 when a target is missed
   --out DIR               where results go (bench/ for a full run of all targets,
@@ -78,6 +83,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     pin: true,
     quick,
     strict: false,
+    waitQuiet: 0,
     profile: false,
     out: null,
   };
@@ -106,6 +112,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       case '--latency-duration': o.latencyDuration = num(0); break;
       case '--latency-rate': o.latencyRate = num(1); break;
       case '--no-pin': o.pin = false; break;
+      case '--wait-quiet': o.waitQuiet = num(0); break;
       case '--strict': o.strict = true; break;
       case '--profile': o.profile = true; break;
       case '--out': o.out = value(); break;

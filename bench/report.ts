@@ -35,6 +35,12 @@ export interface MemoryResult {
   rssSeries: [number, number][];
 }
 
+/** One target's fixed-rate run, with the CPU it and other processes used meanwhile. */
+export interface LatencyRunEntry extends PacedResult {
+  targetCpuPercent: number;
+  foreignCpuPercent: number | null;
+}
+
 export interface Check {
   name: string;
   target: string;
@@ -54,7 +60,7 @@ export interface BenchResults {
   settings: Record<string, unknown>;
   targets: Partial<Record<TargetId, TargetResult>>;
   ratios: { dOverB: number | null; dOverC: number | null; eOverD: number | null };
-  latencyRun: { rate: number; basis: string; b: PacedResult; d: PacedResult; addedP99Ms: number } | null;
+  latencyRun: { rate: number; basis: string; b: LatencyRunEntry; d: LatencyRunEntry; addedP99Ms: number } | null;
   memory: MemoryResult | null;
   checks: Check[];
   warnings: string[];
@@ -100,6 +106,10 @@ export function evaluate(r: Omit<BenchResults, 'checks' | 'warnings'>): { checks
     if (x.targetCpuPercent < 90 && x.loadCpuPercent > 90) {
       warnings.push(`(${x.id}) target used ${x.targetCpuPercent.toFixed(0)} % of its core while core 0 was at ${x.loadCpuPercent.toFixed(0)} %: its figure is limited by the load generator, not by itself`);
     }
+  }
+  for (const k of ['b', 'd'] as const) {
+    const f = r.latencyRun?.[k].foreignCpuPercent ?? null;
+    if (f !== null && f > 5) warnings.push(`latency run (${k}): other processes used ${f.toFixed(0)} % of a core meanwhile; its tail latency is not the target's alone`);
   }
   if (r.latencyRun && r.latencyRun.d.queued + r.latencyRun.b.queued > 0) warnings.push('latency run: some requests waited for a free connection (the target fell behind the rate); their wait is counted');
   return { checks, warnings };
@@ -194,9 +204,9 @@ Ratios: **d/b ${ratio(r.ratios.dOverB)}**, **d/c ${ratio(r.ratios.dOverC)}**, **
 
 ${lr ? `Open-loop load at ${Math.round(lr.rate)} req/s (${lr.basis}) for ${r.settings.latencyDuration as number} s over ${r.settings.connections as number} keep-alive connections, requests released on a 1 ms timer; a request that finds every connection busy is timed from when it was due.
 
-| target | achieved req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | queued |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
-${(['b', 'd'] as const).map((k) => { const x = lr[k]; return `| (${k}) ${r.targets[k]?.label ?? ''} | ${Math.round(x.achievedRps)} | ${ms(x.latency.p50)} | ${ms(x.latency.p90)} | ${ms(x.latency.p99)} | ${ms(x.latency.p999)} | ${ms(x.latency.max)} | ${x.queued} |`; }).join('\n')}
+| target | achieved req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | queued | target CPU | other CPU |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+${(['b', 'd'] as const).map((k) => { const x = lr[k]; return `| (${k}) ${r.targets[k]?.label ?? ''} | ${Math.round(x.achievedRps)} | ${ms(x.latency.p50)} | ${ms(x.latency.p90)} | ${ms(x.latency.p99)} | ${ms(x.latency.p999)} | ${ms(x.latency.max)} | ${x.queued} | ${x.targetCpuPercent.toFixed(0)} % | ${x.foreignCpuPercent === null ? '–' : `${x.foreignCpuPercent.toFixed(0)} %`} |`; }).join('\n')}
 
 Added p99 of the gateway over the raw proxy: **${ms(lr.addedP99Ms)} ms**.` : 'Not run (needs targets b and d).'}
 

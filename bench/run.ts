@@ -2,13 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import type { ProcessStats } from './child';
+import { busyBefore, waitQuiet, withCpu, type CpuUse } from './cpu';
 import { runAutocannon, runLoad, type LoadOptions, type LoadResult } from './load';
 import { HELP, parseOptions, UsageError, type BenchOptions } from './options';
 import { runPaced } from './paced-load';
 import { BenchProcess, killAll, setUpPinning, type Pinning } from './processes';
-import { consoleReport, evaluate, markdownReport, type BenchResults, type MemoryResult, type TargetResult } from './report';
+import { consoleReport, evaluate, markdownReport, type BenchResults, type LatencyRunEntry, type MemoryResult, type TargetResult } from './report';
 import { TARGET_IDS, TARGETS, type TargetId } from './targets';
 
 const REPO_BENCH_DIR = path.resolve(__dirname, '..', '..', 'bench');
@@ -27,54 +27,22 @@ function startTarget(ctx: Context, id: TargetId, nodeFlags: string[] = []): Prom
   return BenchProcess.start(`(${id}) ${spec.label}`, spec.script, args, { core: ctx.pinning.targetCore, nodeFlags });
 }
 
-/** Busy and total jiffies of one core from /proc/stat; null off Linux. */
-function coreTimes(core: number | null): { busy: number; total: number } | null {
-  if (core === null) return null;
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${core} `));
-    if (!line) return null;
-    const v = line.trim().split(/\s+/).slice(1).map(Number);
-    const total = v.reduce((a, b) => a + b, 0);
-    const idle = (v[3] ?? 0) + (v[4] ?? 0);
-    return { busy: total - idle, total };
-  } catch {
-    return null;
+/**
+ * Runs one measurement with CPU accounting. With --wait-quiet it first waits for the machine
+ * to be quiet, and measures again (up to 3 times, keeping the cleanest) when other processes
+ * took more than 10 % of a core meanwhile.
+ */
+async function measureQuietly<T>(ctx: Context, proc: BenchProcess, work: () => Promise<T>): Promise<CpuUse<T>> {
+  const wait = ctx.opts.waitQuiet;
+  let best: CpuUse<T> | undefined;
+  for (let attempt = 1; attempt <= (wait > 0 ? 3 : 1); attempt++) {
+    if (wait > 0) await waitQuiet(wait, log);
+    const r = await withCpu(ctx.pinning, proc, ctx.upstream, work);
+    if (!best || (r.foreignCpu ?? 0) < (best.foreignCpu ?? 0)) best = r;
+    if ((r.foreignCpu ?? 0) <= 10) break;
+    if (wait > 0 && attempt < 3) log(`    other processes took ${(r.foreignCpu ?? 0).toFixed(0)} % of a core meanwhile; measuring again`);
   }
-}
-
-interface CpuUse<T> {
-  result: T;
-  /** The target's own CPU time, % of one core. */
-  targetCpu: number;
-  /** Core 0 busy (load generator + upstream), % of one core. */
-  loadCpu: number;
-  /** CPU on the two cores used by processes outside the benchmark, % of one core; null unpinned. */
-  foreignCpu: number | null;
-}
-
-/** Measures CPU use around `work`: the target's, core 0's, and what other processes took from both cores. */
-async function withCpu<T>(ctx: Context, target: BenchProcess, work: () => Promise<T>): Promise<CpuUse<T>> {
-  const { loadCore, targetCore } = ctx.pinning;
-  const t0 = performance.now();
-  const [s0, u0] = await Promise.all([target.stats(), ctx.upstream.stats()]);
-  const l0 = coreTimes(loadCore);
-  const c0 = coreTimes(targetCore);
-  const p0 = process.cpuUsage();
-  const result = await work();
-  const p1 = process.cpuUsage(p0);
-  const l1 = coreTimes(loadCore);
-  const c1 = coreTimes(targetCore);
-  const [s1, u1] = await Promise.all([target.stats(), ctx.upstream.stats()]);
-  const wallUs = (performance.now() - t0) * 1000;
-  const pct = (us: number): number => (us / wallUs) * 100;
-  const targetCpu = pct(s1.cpuUser + s1.cpuSystem - s0.cpuUser - s0.cpuSystem);
-  const ours0 = pct(p1.user + p1.system + u1.cpuUser + u1.cpuSystem - u0.cpuUser - u0.cpuSystem);
-  const busy = (a: { busy: number; total: number }, b: { busy: number; total: number }): number => ((b.busy - a.busy) / Math.max(1, b.total - a.total)) * 100;
-  if (!l0 || !l1 || !c0 || !c1) return { result, targetCpu, loadCpu: ours0, foreignCpu: null };
-  const loadCpu = busy(l0, l1);
-  // Kernel time for our sockets is charged to our processes, so what is left over is someone else's.
-  const foreignCpu = Math.max(0, loadCpu - ours0) + Math.max(0, busy(c0, c1) - targetCpu);
-  return { result, targetCpu, loadCpu, foreignCpu };
+  return best as CpuUse<T>;
 }
 
 function loadOf(ctx: Context, id: TargetId, proc: BenchProcess, over: Partial<LoadOptions> = {}): LoadOptions {
@@ -90,7 +58,7 @@ async function measureTarget(ctx: Context, id: TargetId): Promise<TargetResult> 
   try {
     log(`(${id}) ${spec.label}: pid ${proc.pid}, ${opts.warmup} s warm-up, ${opts.duration} s at c=${opts.connections}`);
     if (opts.warmup > 0) await runLoad(opts.loader, loadOf(ctx, id, proc, { duration: opts.warmup }));
-    const { result: throughput, targetCpu, loadCpu, foreignCpu } = await withCpu(ctx, proc, () => runLoad(opts.loader, loadOf(ctx, id, proc)));
+    const { result: throughput, targetCpu, loadCpu, foreignCpu } = await measureQuietly(ctx, proc, () => runLoad(opts.loader, loadOf(ctx, id, proc)));
     log(`    ${fmt(throughput)}; target CPU ${targetCpu.toFixed(0)} %, core 0 ${loadCpu.toFixed(0)} %${foreignCpu === null ? '' : `, other processes ${foreignCpu.toFixed(0)} %`}`);
     const peak = await runLoad(opts.loader, loadOf(ctx, id, proc, { connections: opts.peakConnections, duration: opts.peakDuration }));
     const stats = await proc.stats();
@@ -118,15 +86,16 @@ async function latencyRun(ctx: Context, d: TargetResult): Promise<BenchResults['
   const { opts } = ctx;
   const rate = opts.latencyRate ?? Math.max(1, Math.round(d.throughput.rps / 2));
   const basis = opts.latencyRate ? '--latency-rate' : "half of (d)'s measured maximum";
-  const out: Partial<Record<'b' | 'd', Awaited<ReturnType<typeof runPaced>>>> = {};
+  const out: Partial<Record<'b' | 'd', LatencyRunEntry>> = {};
   for (const id of ['b', 'd'] as const) {
     const proc = await startTarget(ctx, id);
     try {
       log(`latency run (${id}): ${rate} req/s for ${opts.latencyDuration} s`);
       if (opts.warmup > 0) await runLoad(opts.loader, loadOf(ctx, id, proc, { duration: opts.warmup }));
-      const r = await runPaced({ url: proc.url, path: TARGETS[id].path, rate, durationSec: opts.latencyDuration, connections: opts.connections, expectStatus: TARGETS[id].status });
-      log(`    p50 ${r.latency.p50.toFixed(3)} ms, p99 ${r.latency.p99.toFixed(3)} ms, p99.9 ${r.latency.p999.toFixed(3)} ms, ${r.errors} errors, ${r.queued} queued`);
-      out[id] = r;
+      const paced = { url: proc.url, path: TARGETS[id].path, rate, durationSec: opts.latencyDuration, connections: opts.connections, expectStatus: TARGETS[id].status };
+      const { result: r, targetCpu, foreignCpu } = await measureQuietly(ctx, proc, () => runPaced(paced));
+      log(`    p50 ${r.latency.p50.toFixed(3)} ms, p99 ${r.latency.p99.toFixed(3)} ms, p99.9 ${r.latency.p999.toFixed(3)} ms, ${r.errors} errors, ${r.queued} queued; target CPU ${targetCpu.toFixed(0)} %`);
+      out[id] = { ...r, targetCpuPercent: targetCpu, foreignCpuPercent: foreignCpu };
     } finally {
       await proc.stop();
     }
@@ -144,6 +113,7 @@ async function memoryRun(ctx: Context): Promise<MemoryResult> {
   const proc = await startTarget(ctx, 'd', ['--expose-gc']);
   try {
     log(`memory run (d): ${n.toLocaleString('en-US')} requests at c=${opts.connections}`);
+    if (opts.waitQuiet > 0) await waitQuiet(opts.waitQuiet, log);
     let count = 0;
     const series: [number, number][] = [];
     const timer = setInterval(() => void proc.stats().then((s) => series.push([count, s.rss]), () => undefined), 1000);
@@ -177,6 +147,7 @@ async function profileRun(ctx: Context, dir: string): Promise<string | null> {
   const proc = await startTarget(ctx, 'd', ['--cpu-prof', '--cpu-prof-dir', dir]);
   try {
     log(`profile (d) under --cpu-prof: ${ctx.opts.duration} s at c=${ctx.opts.connections}`);
+    if (ctx.opts.waitQuiet > 0) await waitQuiet(ctx.opts.waitQuiet, log);
     log(`    ${fmt(await runLoad(ctx.opts.loader, loadOf(ctx, 'd', proc)))}`);
   } finally {
     await proc.stop();
@@ -184,23 +155,6 @@ async function profileRun(ctx: Context, dir: string): Promise<string | null> {
   const made = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && !before.has(f));
   made.sort((x, y) => statSync(path.join(dir, y)).mtimeMs - statSync(path.join(dir, x)).mtimeMs);
   return made[0] ? path.join(dir, made[0]) : null;
-}
-
-/** Share of all cores busy over `ms` before the run (other processes), %; null off Linux. */
-async function busyBefore(ms: number): Promise<number | null> {
-  const all = (): { busy: number; total: number } | null => {
-    try {
-      const v = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-      const total = v.reduce((a, b) => a + b, 0);
-      return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total };
-    } catch {
-      return null;
-    }
-  };
-  const a = all();
-  await new Promise((r) => setTimeout(r, ms));
-  const b = all();
-  return a && b ? ((b.busy - a.busy) / Math.max(1, b.total - a.total)) * 100 : null;
 }
 
 function machine(): Omit<BenchResults['machine'], 'busyBeforePercent'> {

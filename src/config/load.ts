@@ -54,10 +54,18 @@ export function parseConfig(raw: unknown): GatewayConfig {
   return deepFreeze(resolve(result.data));
 }
 
-/** `upstreams.business.timeoutMs`, `routes[0].path`. */
+/**
+ * `upstreams.business.timeoutMs`, `routes[0].path`. A key that would be invisible or misread
+ * in that notation (empty, leading or trailing blanks, control characters, `: `) is quoted,
+ * `listen["port "]`, so a stray space in a key is still visible in the message.
+ */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
-  for (const key of path) out += typeof key === 'number' ? `[${key}]` : out === '' ? String(key) : `.${String(key)}`;
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else if (typeof key === 'symbol' || key === '' || key.trim() !== key || /[\x00-\x1f\x7f]|: /.test(key)) out += `[${JSON.stringify(String(key))}]`;
+    else out += out === '' ? key : `.${key}`;
+  }
   return out || '(root)';
 }
 

@@ -60,6 +60,8 @@ describe('refusals before forwarding', () => {
   });
 
   it('GATEWAY_OVERLOADED when the upstream\'s maxConcurrent requests are in flight: 503, Retry-After 1, not sent', async () => {
+    const stats = g.gw.registry.get('business').stats;
+    const before = stats.snapshot();
     business.setMode({ kind: 'slow', delayMs: 300 });
     const first = request(g.url, '/business/a');
     await waitFor(() => business.received.length === 1, 2000, 'first request upstream');
@@ -71,7 +73,9 @@ describe('refusals before forwarding', () => {
     // The slot is free again once the first exchange is over.
     business.setMode({ kind: 'ok' });
     expect((await request(g.url, '/business/c')).status).toBe(200);
-    // Refusals for overload are not upstream failures.
+    // Refusals for overload are not upstream failures (nor successes): counted once, as rejections.
     expect(g.gw.registry.get('business').breaker.state().value).toBe('closed');
+    const after = stats.snapshot();
+    expect({ rejections: after.rejections - before.rejections, successes: after.successes - before.successes, failures: after.failures - before.failures }).toEqual({ rejections: 1, successes: 2, failures: 0 });
   });
 });

@@ -165,7 +165,8 @@ describe('validation', () => {
         expect.stringMatching(/^upstreams\.business\.url: expected an http:\/\/ or https:\/\/ URL/),
         'upstreams.business.timeoutMs: expected a positive integer',
         'upstreams.business.connectTimeoutMs: expected a positive integer',
-        'upstreams.bad name!: expected an upstream name (letters, digits, . _ -)',
+        // (how an odd key is quoted in a path is formatPath's business, in flux elsewhere)
+        expect.stringMatching(/^upstreams(\.bad name!|\["bad name!"\]): expected an upstream name \(letters, digits, \. _ -\)$/),
         expect.stringMatching(/^routes\[0\]\.path: expected a path such as \/api\/loans/),
         expect.stringMatching(/^routes\[0\]\.methods\[0\]: expected one of GET, HEAD, POST/),
         'routes[0].maxBodyBytes: expected a non-negative integer',

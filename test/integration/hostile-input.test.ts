@@ -1,0 +1,412 @@
+/**
+ * Hostile input (issue 6): requests built to escape a route, smuggle a second request past
+ * the gateway, exhaust it, or spoof who is calling. Each is written byte for byte on a raw
+ * socket. Every answer must be a problem from the catalog (or, where HTTP leaves no way to
+ * answer, a closed connection), and no upstream may receive anything.
+ */
+import net from 'node:net';
+import { parseConfigText } from '../../src/config/load';
+import { ConfigError } from '../../src/config/load';
+import { parseRaw, request, startGateway, type StartedGateway } from '../helpers/gateway';
+import { startUpstream, type ControlledUpstream } from '../helpers/upstream';
+
+const HEADERS_TIMEOUT_MS = 1000;
+const REQUEST_TIMEOUT_MS = 1500;
+const MAX_HEADER_BYTES = 4096;
+
+interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  /** Everything the server sent, as latin1. */
+  text: string;
+  /** The server closed the connection (FIN or RST) rather than leave it open. */
+  closed: boolean;
+  elapsedMs: number;
+}
+
+/**
+ * Writes `chunks` (each after its delay) on a fresh connection and resolves as soon as one
+ * complete response has arrived (by its Content-Length), the server closed, or `timeoutMs`.
+ */
+function exchange(port: number, chunks: (string | Buffer | [number, string])[], timeoutMs = 4000): Promise<RawAnswer> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const socket = net.connect(port, '127.0.0.1');
+    const received: Buffer[] = [];
+    const timers: NodeJS.Timeout[] = [];
+    let settled = false;
+    const settle = (closed: boolean): void => {
+      if (settled) return;
+      settled = true;
+      timers.forEach(clearTimeout);
+      socket.destroy();
+      const text = Buffer.concat(received).toString('latin1');
+      resolve({ ...parseRaw(text), text, closed, elapsedMs: Date.now() - t0 });
+    };
+    socket.on('data', (c: Buffer) => {
+      received.push(c);
+      const text = Buffer.concat(received).toString('latin1');
+      const { headers, body } = parseRaw(text);
+      if (text.includes('\r\n\r\n') && headers['content-length'] !== undefined && Buffer.byteLength(body, 'latin1') >= Number(headers['content-length'])) {
+        // A complete answer; give the server a moment to close, as it should after a framing error.
+        timers.push(setTimeout(() => settle(socket.readableEnded), 50));
+      }
+    });
+    socket.on('end', () => settle(true));
+    socket.on('close', () => settle(true));
+    socket.on('error', () => settle(true));
+    socket.on('connect', () => {
+      let at = 0;
+      for (const chunk of chunks) {
+        if (Array.isArray(chunk)) {
+          at += chunk[0];
+          timers.push(setTimeout(() => socket.writable && socket.write(chunk[1], 'latin1'), at));
+        } else if (at === 0) {
+          socket.write(chunk);
+        } else {
+          timers.push(setTimeout(() => socket.writable && socket.write(chunk), at));
+        }
+      }
+    });
+    timers.push(setTimeout(() => settle(false), timeoutMs));
+  });
+}
+
+type Want = { status: number; code: string } | 'closed';
+
+describe('hostile input', () => {
+  let api: ControlledUpstream;
+  let internal: ControlledUpstream;
+  let g: StartedGateway;
+  let port: number;
+
+  beforeAll(async () => {
+    [api, internal] = await Promise.all([startUpstream(), startUpstream()]);
+    g = await startGateway(
+      {
+        listen: { headersTimeoutMs: HEADERS_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS, maxHeaderBytes: MAX_HEADER_BYTES },
+        upstreams: { api: { url: api.url, timeoutMs: 2000 }, internal: { url: internal.url, timeoutMs: 2000 } },
+        routes: [
+          // /api/x is sent upstream as /x: a path escaping the prefix would reach the api upstream's own root.
+          { path: '/api', upstream: 'api', stripPrefix: true, maxBodyBytes: 1024 },
+          { path: '/internal', upstream: 'internal', methods: ['GET'] },
+        ],
+      },
+      { processMetrics: false },
+    );
+    port = Number(new URL(g.url).port);
+  });
+  afterAll(async () => {
+    await g.close();
+    await Promise.all([api.close(), internal.close()]);
+  });
+  beforeEach(() => {
+    api.reset();
+    internal.reset();
+  });
+
+  /** The answer is the wanted problem (or a bare close), and no upstream saw a thing. */
+  function expectRefused(answer: RawAnswer, want: Want): void {
+    if (want === 'closed') {
+      expect({ closed: answer.closed, text: answer.text }).toEqual({ closed: true, text: '' });
+    } else {
+      expect(answer.status).toBe(want.status);
+      expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/);
+      const problem = JSON.parse(answer.body) as Record<string, unknown>;
+      expect(problem).toMatchObject({ status: want.status, code: want.code, forwarded: false, retryable: false });
+      expect(problem.requestId).toBe(answer.headers['x-request-id']);
+    }
+    expect({ api: api.received.length, internal: internal.received.length }).toEqual({ api: 0, internal: 0 });
+  }
+
+  const BAD_TARGET = { status: 400, code: 'INVALID_REQUEST' };
+  const get = (target: string): string => `GET ${target} HTTP/1.1\r\nHost: gw.example\r\n\r\n`;
+
+  describe('paths that could escape a route or a prefix are refused, never normalised', () => {
+    it.each([
+      ['dot-dot segment', '/api/../internal/secrets'],
+      ['dot-dot at the end', '/api/x/..'],
+      ['dot segment', '/api/./x'],
+      ['encoded dot-dot (%2e%2e)', '/api/%2e%2e/internal/secrets'],
+      ['encoded dot-dot, upper case (%2E%2E)', '/api/%2E%2E/internal/secrets'],
+      ['half-encoded dot-dot (.%2e)', '/api/.%2e/internal/secrets'],
+      ['dot-dot with an encoded slash (..%2f)', '/api/..%2finternal/secrets'],
+      ['encoded slash (%2f)', '/api%2f..%2finternal'],
+      ['encoded slash inside a segment', '/api/a%2Fb'],
+      ['encoded backslash (%5c)', '/api/..%5cinternal'],
+      ['raw backslash', '/api\\..\\internal'],
+      ['empty segment (//)', '/api//internal'],
+      ['leading // (scheme-relative)', '//internal/secrets'],
+      ['encoded NUL', '/api/x%00.json'],
+      ['invalid percent-encoding', '/api/%zz'],
+      ['overlong UTF-8 dots (%C0%AE)', '/api/%C0%AE%C0%AE/internal'],
+      ['truncated UTF-8 (%E2%82)', '/api/%E2%82'],
+      ['lone surrogate (%ED%A0%80)', '/api/%ED%A0%80'],
+    ])('%s: %s', async (_name, target) => {
+      expectRefused(await exchange(port, [get(target)]), BAD_TARGET);
+    });
+
+    it('raw (unencoded) UTF-8 in the path', async () => {
+      const bytes = Buffer.concat([Buffer.from('GET /api/l'), Buffer.from('ån', 'utf8'), Buffer.from(' HTTP/1.1\r\nHost: gw\r\n\r\n')]);
+      expectRefused(await exchange(port, [bytes]), BAD_TARGET);
+    });
+
+    it('double-encoded dot-dot (%252e%252e) is plain data: forwarded unchanged, inside its own prefix only', async () => {
+      const answer = await exchange(port, [get('/api/%252e%252e/internal')]);
+      expect(answer.status).toBe(200);
+      expect(api.received.map((r) => r.url)).toEqual(['/%252e%252e/internal']);
+      expect(internal.received).toHaveLength(0);
+    });
+
+    it('a valid percent-encoded UTF-8 path is forwarded byte for byte', async () => {
+      const answer = await exchange(port, [get('/api/l%C3%A5n?q=%2e%2e')]);
+      expect(answer.status).toBe(200);
+      expect(api.received.map((r) => r.url)).toEqual(['/l%C3%A5n?q=%2e%2e']);
+    });
+  });
+
+  describe('request targets that would make it an open proxy', () => {
+    it('absolute-form naming an upstream directly', async () => {
+      expectRefused(await exchange(port, [get(`http://127.0.0.1:${internal.port}/internal/secrets`)]), BAD_TARGET);
+    });
+
+    it('absolute-form naming another host', async () => {
+      expectRefused(await exchange(port, [get('http://evil.example/api/x')]), BAD_TARGET);
+    });
+
+    it('authority-form on GET', async () => {
+      expectRefused(await exchange(port, [get(`127.0.0.1:${internal.port}`)]), BAD_TARGET);
+    });
+
+    it('asterisk-form (OPTIONS *)', async () => {
+      expectRefused(await exchange(port, [`OPTIONS * HTTP/1.1\r\nHost: gw\r\n\r\n`]), BAD_TARGET);
+    });
+
+    it('CONNECT to an upstream: the connection is closed, no tunnel is opened', async () => {
+      const answer = await exchange(port, [`CONNECT 127.0.0.1:${internal.port} HTTP/1.1\r\nHost: 127.0.0.1:${internal.port}\r\n\r\nGET /internal/secrets HTTP/1.1\r\nHost: x\r\n\r\n`]);
+      expectRefused(answer, 'closed');
+      expect(internal.connections).toBe(0);
+    });
+  });
+
+  describe('request smuggling and bad framing', () => {
+    const SMUGGLED = 'GET /internal/secrets HTTP/1.1\r\nHost: x\r\n\r\n';
+    it.each([
+      ['CL.TE: Content-Length and Transfer-Encoding', `POST /api/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`],
+      ['TE.CL: Transfer-Encoding first', `POST /api/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n2c\r\n${SMUGGLED}\r\n0\r\n\r\n`],
+      ['duplicate Content-Length, different values', 'POST /api/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 4\r\nContent-Length: 40\r\n\r\nabcd'],
+      ['duplicate Content-Length, same value', 'POST /api/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 4\r\nContent-Length: 4\r\n\r\nabcd'],
+      ['Content-Length as a list', 'POST /api/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 4, 4\r\n\r\nabcd'],
+      ['Content-Length with a sign', 'POST /api/x HTTP/1.1\r\nHost: gw\r\nContent-Length: +4\r\n\r\nabcd'],
+      ['negative Content-Length', 'POST /api/x HTTP/1.1\r\nHost: gw\r\nContent-Length: -1\r\n\r\nabcd'],
+      ['Content-Length in hex', 'POST /api/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 0x4\r\n\r\nabcd'],
+      ['Content-Length with trailing junk', 'POST /api/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 4a\r\n\r\nabcd'],
+      ['Transfer-Encoding: xchunked', 'POST /api/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n'],
+      ['Transfer-Encoding: chunked, identity', 'POST /api/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n'],
+      ['Transfer-Encoding: identity with Content-Length', 'POST /api/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: identity\r\nContent-Length: 4\r\n\r\nabcd'],
+      ['Transfer-Encoding twice', 'POST /api/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n'],
+      ['space before the colon (Transfer-Encoding :)', 'POST /api/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n'],
+      ['Transfer-Encoding folded onto the next line', 'POST /api/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n'],
+      ['invalid chunk size', 'POST /api/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabcd\r\n0\r\n\r\n'],
+      ['chunk longer than its size', 'POST /api/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabcd\r\n0\r\n\r\n'],
+      ['HTTP/2 preface on the HTTP/1.1 port', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'],
+    ])('%s', async (_name, text) => {
+      const answer = await exchange(port, [text]);
+      expectRefused(answer, BAD_TARGET);
+      expect(answer.headers.connection).toBe('close');
+      expect(answer.closed).toBe(true);
+    });
+
+    it('a chunked body over maxBodyBytes is refused before anything is forwarded (413)', async () => {
+      const chunk = 'a'.repeat(800);
+      const text = `POST /api/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n320\r\n${chunk}\r\n320\r\n${chunk}\r\n0\r\n\r\n`;
+      expectRefused(await exchange(port, [text]), { status: 413, code: 'PAYLOAD_TOO_LARGE' });
+    });
+
+    it('a Content-Length over maxBodyBytes is refused without reading the body (413)', async () => {
+      expectRefused(await exchange(port, ['POST /api/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000000\r\n\r\nabc']), { status: 413, code: 'PAYLOAD_TOO_LARGE' });
+    });
+  });
+
+  describe('headers', () => {
+    it.each([
+      ['bare CR inside a header value', 'GET /api/x HTTP/1.1\r\nHost: gw\r\nX-Note: a\rInjected: yes\r\n\r\n'],
+      ['bare LF line endings', 'GET /api/x HTTP/1.1\nHost: gw\nX-Note: a\n\n'],
+      ['NUL in a header value', 'GET /api/x HTTP/1.1\r\nHost: gw\r\nX-Note: a\x00b\r\n\r\n'],
+      ['control character in a header value', 'GET /api/x HTTP/1.1\r\nHost: gw\r\nX-Note: a\x01b\r\n\r\n'],
+      ['DEL in a header value', 'GET /api/x HTTP/1.1\r\nHost: gw\r\nX-Note: a\x7fb\r\n\r\n'],
+      ['obsolete line folding', 'GET /api/x HTTP/1.1\r\nHost: gw\r\nX-Note: a\r\n b\r\n\r\n'],
+      ['space in a header name', 'GET /api/x HTTP/1.1\r\nHost: gw\r\nX Note: a\r\n\r\n'],
+      ['header line without a colon', 'GET /api/x HTTP/1.1\r\nHost: gw\r\nX-Note\r\n\r\n'],
+      ['empty header name', 'GET /api/x HTTP/1.1\r\nHost: gw\r\n: a\r\n\r\n'],
+      ['missing Host on HTTP/1.1', 'GET /api/x HTTP/1.1\r\n\r\n'],
+      ['two Host headers', 'GET /api/x HTTP/1.1\r\nHost: gw.example\r\nHost: internal.example\r\n\r\n'],
+    ])('%s', async (_name, text) => {
+      expectRefused(await exchange(port, [text]), BAD_TARGET);
+    });
+
+    it(`headers over maxHeaderBytes (${MAX_HEADER_BYTES}) get 431`, async () => {
+      const answer = await exchange(port, [`GET /api/x HTTP/1.1\r\nHost: gw\r\nX-Padding: ${'p'.repeat(MAX_HEADER_BYTES + 100)}\r\n\r\n`]);
+      expectRefused(answer, { status: 431, code: 'HEADERS_TOO_LARGE' });
+      expect(answer.closed).toBe(true);
+    });
+
+    it('many small headers over maxHeaderBytes in total get 431', async () => {
+      const many = Array.from({ length: 600 }, (_, i) => `X-H${i}: v\r\n`).join('');
+      expectRefused(await exchange(port, [`GET /api/x HTTP/1.1\r\nHost: gw\r\n${many}\r\n`]), { status: 431, code: 'HEADERS_TOO_LARGE' });
+    });
+  });
+
+  describe('slow senders get 408 within about a second of the limit', () => {
+    it(`slowloris: a header line every 150 ms (headersTimeoutMs ${HEADERS_TIMEOUT_MS})`, async () => {
+      const drip: [number, string][] = Array.from({ length: 30 }, (_, i): [number, string] => [150, `X-Drip-${i}: y\r\n`]);
+      const answer = await exchange(port, ['GET /api/x HTTP/1.1\r\nHost: gw\r\n', ...drip]);
+      expectRefused(answer, { status: 408, code: 'REQUEST_TIMEOUT' });
+      expect(answer.closed).toBe(true);
+      expect(answer.elapsedMs).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 100);
+      expect(answer.elapsedMs).toBeLessThan(HEADERS_TIMEOUT_MS + 1000);
+    });
+
+    it('a request line that never ends', async () => {
+      const drip: [number, string][] = Array.from({ length: 30 }, (): [number, string] => [150, 'a']);
+      const answer = await exchange(port, ['GET /api/', ...drip]);
+      expectRefused(answer, { status: 408, code: 'REQUEST_TIMEOUT' });
+      expect(answer.elapsedMs).toBeLessThan(HEADERS_TIMEOUT_MS + 1000);
+    });
+
+    it(`slow body: one byte every 150 ms (requestTimeoutMs ${REQUEST_TIMEOUT_MS}); the upstream sees nothing`, async () => {
+      const drip: [number, string][] = Array.from({ length: 40 }, (): [number, string] => [150, 'x']);
+      const answer = await exchange(port, ['POST /api/x HTTP/1.1\r\nHost: gw\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n', ...drip]);
+      expectRefused(answer, { status: 408, code: 'REQUEST_TIMEOUT' });
+      expect(answer.closed).toBe(true);
+      expect(answer.elapsedMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100);
+      expect(answer.elapsedMs).toBeLessThan(REQUEST_TIMEOUT_MS + 1000);
+    });
+
+    it('a slow body never costs the upstream a breaker failure', async () => {
+      const drip: [number, string][] = Array.from({ length: 30 }, (): [number, string] => [100, 'x']);
+      await exchange(port, ['POST /api/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 100\r\n\r\n', ...drip]);
+      const stats = g.gw.registry.get('api').stats.snapshot();
+      expect({ failures: stats.failures, timeouts: stats.timeouts }).toEqual({ failures: 0, timeouts: 0 });
+    });
+  });
+
+  describe('methods', () => {
+    it.each([
+      ['unknown method', 'FOO /api/x HTTP/1.1\r\nHost: gw\r\n\r\n'],
+      ['lower-case method', 'get /api/x HTTP/1.1\r\nHost: gw\r\n\r\n'],
+      ['method with a separator', 'G(T /api/x HTTP/1.1\r\nHost: gw\r\n\r\n'],
+      ['request line without a version', 'GET /api/x HTTP/9.9\r\nHost: gw\r\n\r\n'],
+    ])('%s', async (_name, text) => {
+      expectRefused(await exchange(port, [text]), BAD_TARGET);
+    });
+
+    it('a method the route does not allow gets 405 with Allow', async () => {
+      const answer = await exchange(port, ['DELETE /internal/secrets HTTP/1.1\r\nHost: gw\r\n\r\n']);
+      expectRefused(answer, { status: 405, code: 'METHOD_NOT_ALLOWED' });
+      expect(answer.headers.allow).toBe('GET, HEAD');
+    });
+
+    it('TRACE on a GET-only route gets 405', async () => {
+      expectRefused(await exchange(port, ['TRACE /internal/x HTTP/1.1\r\nHost: gw\r\n\r\n']), { status: 405, code: 'METHOD_NOT_ALLOWED' });
+    });
+  });
+
+  describe('spoofed identity headers are replaced by what the gateway saw', () => {
+    it('X-Forwarded-*, Forwarded and Host from an untrusted caller never reach the upstream', async () => {
+      const reply = await request(g.url, '/api/who', {
+        headers: {
+          Host: 'internal.example',
+          'X-Forwarded-For': '10.0.0.1, 6.6.6.6',
+          'X-Forwarded-Proto': 'https',
+          'X-Forwarded-Host': 'bank.example',
+          Forwarded: 'for=6.6.6.6;proto=https;host=bank.example',
+          'X-Real-IP': '6.6.6.6',
+        },
+      });
+      expect(reply.status).toBe(200);
+      const seen = api.received[0]?.headers ?? {};
+      expect({
+        host: seen.host,
+        xff: seen['x-forwarded-for'],
+        proto: seen['x-forwarded-proto'],
+        xfh: seen['x-forwarded-host'],
+        forwarded: seen.forwarded,
+      }).toEqual({
+        host: `127.0.0.1:${api.port}`, // the upstream's own, never the caller's
+        xff: '127.0.0.1', // the peer the gateway saw, the caller's list dropped
+        proto: 'http',
+        xfh: 'internal.example', // the Host the gateway was sent, as seen
+        forwarded: undefined,
+      });
+    });
+
+    it('naming X-Forwarded-* in Connection cannot strip them', async () => {
+      const answer = await exchange(port, ['GET /api/who HTTP/1.1\r\nHost: gw\r\nConnection: close, X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host, X-Request-Id\r\n\r\n']);
+      expect(answer.status).toBe(200);
+      const seen = api.received[0]?.headers ?? {};
+      expect({ xff: seen['x-forwarded-for'], proto: seen['x-forwarded-proto'], xfh: seen['x-forwarded-host'], id: seen['x-request-id'] }).toEqual({
+        xff: '127.0.0.1',
+        proto: 'http',
+        xfh: 'gw',
+        id: answer.headers['x-request-id'],
+      });
+    });
+
+    it('hop-by-hop headers and those named in Connection are stripped', async () => {
+      const answer = await exchange(port, ['GET /api/who HTTP/1.1\r\nHost: gw\r\nConnection: X-Secret-Hop\r\nX-Secret-Hop: 1\r\nKeep-Alive: timeout=999\r\nProxy-Authorization: Basic Zm9vOmJhcg==\r\nUpgrade: websocket\r\nTE: trailers\r\n\r\n']);
+      expect(answer.status).toBe(200);
+      const seen = api.received[0]?.headers ?? {};
+      for (const name of ['x-secret-hop', 'keep-alive', 'proxy-authorization', 'upgrade', 'te']) expect({ name, value: seen[name] }).toEqual({ name, value: undefined });
+    });
+
+    it('an X-Request-Id that could inject into logs is replaced, not rejected', async () => {
+      const answer = await exchange(port, ['GET /api/who HTTP/1.1\r\nHost: gw\r\nX-Request-Id: abc"}{"level":60,"msg":"forged\r\n\r\n']);
+      expect(answer.status).toBe(200);
+      const id = answer.headers['x-request-id'] ?? '';
+      expect(id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(api.received[0]?.headers['x-request-id']).toBe(id);
+    });
+  });
+
+  describe('__proto__ in configuration files', () => {
+    const VALID = '"upstreams": {"a": {"url": "http://127.0.0.1:9"}}, "routes": [{"path": "/api", "upstream": "a"}]';
+    it.each([
+      ['at the top level', `{"__proto__": {"polluted": true}, ${VALID}}`, '__proto__: unknown key'],
+      ['inside a section', `{"listen": {"__proto__": {"port": 1}}, ${VALID}}`, 'listen.__proto__: unknown key'],
+      ['inside a route', '{"upstreams": {"a": {"url": "http://127.0.0.1:9"}}, "routes": [{"path": "/api", "upstream": "a", "__proto__": {"stripPrefix": true}}]}', 'routes[0].__proto__: unknown key'],
+      ['as an upstream name', '{"upstreams": {"__proto__": {"url": "http://127.0.0.1:9"}}, "routes": [{"path": "/api", "upstream": "__proto__"}]}', 'routes[0].upstream: expected an upstream name'],
+    ])('JSON, %s: refused, naming the key, nothing polluted', (_name, text, issue) => {
+      let error: unknown;
+      try {
+        parseConfigText(text, 'json');
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).issues).toContain(issue);
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      expect(Object.prototype).not.toHaveProperty('port');
+      expect(Object.prototype).not.toHaveProperty('stripPrefix');
+    });
+
+    it('YAML __proto__ and merge keys are unknown keys too', () => {
+      const yaml = 'defaults: &d { polluted: true }\n__proto__:\n  polluted: true\n<<: *d\nupstreams:\n  a: { url: "http://127.0.0.1:9" }\nroutes:\n  - { path: /api, upstream: a }\n';
+      expect(() => parseConfigText(yaml, 'yaml')).toThrow(ConfigError);
+      try {
+        parseConfigText(yaml, 'yaml');
+      } catch (err) {
+        expect((err as ConfigError).issues).toEqual(expect.arrayContaining(['__proto__: unknown key', '<<: unknown key']));
+      }
+      expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    });
+  });
+
+  it('after all of the above, the gateway still serves and no upstream received a hostile request', async () => {
+    const reply = await request(g.url, '/api/still-here');
+    expect(reply.status).toBe(200);
+    expect(api.received.map((r) => r.url)).toEqual(['/still-here']);
+    expect(g.gw.state.inFlight).toBe(0);
+  });
+});
