@@ -63,10 +63,18 @@ export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const key of path) {
     if (typeof key === 'number') out += `[${key}]`;
-    else if (typeof key === 'symbol' || key === '' || key.trim() !== key || /[\x00-\x1f\x7f]|: /.test(key)) out += `[${JSON.stringify(String(key))}]`;
+    else if (typeof key === 'symbol' || key === '' || key.trim() !== key || key.includes(': ') || hasControlCharacter(key)) out += `[${JSON.stringify(String(key))}]`;
     else out += out === '' ? key : `.${key}`;
   }
   return out || '(root)';
+}
+
+function hasControlCharacter(key: string): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string[] {

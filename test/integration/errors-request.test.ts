@@ -120,6 +120,16 @@ describe('problems caused by the request', () => {
     expect(upstream.received).toHaveLength(0);
   });
 
+  it('REQUEST_TIMEOUT: 408 for a caller whose body stalls; the upstream receives nothing', async () => {
+    const started = Date.now();
+    const raw = await rawRequest(g.url, 'POST /api/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 10\r\n\r\nabc', { timeoutMs: 5000 });
+    const elapsed = Date.now() - started;
+    expectProblem(parseRaw(raw), { status: 408, code: 'REQUEST_TIMEOUT', forwarded: false, retryable: false });
+    expect(elapsed).toBeGreaterThanOrEqual(900);
+    expect(elapsed).toBeLessThan(2000);
+    expect(upstream.received).toHaveLength(0);
+  });
+
   it('REQUEST_TIMEOUT: 408 for a caller sending its headers too slowly, within a second of the limit', async () => {
     const started = Date.now();
     // One header line every 200 ms, never the blank line that ends the head.

@@ -21,7 +21,7 @@ import { once } from 'node:events';
 import { startFaultProxy, type Fault, type FaultOptions, type FaultProxy } from '../helpers/fault-proxy';
 import { startFullBacklog } from '../helpers/full-backlog';
 import { request, startGateway, waitFor, type Reply, type StartedGateway } from '../helpers/gateway';
-import { activeResources, settledExcess, type ResourceCounts } from '../helpers/leaks';
+import { activeResources, settledExcess } from '../helpers/leaks';
 import { fixtureCa, refusingPort, startUpstream, type ControlledUpstream, type UpstreamMode } from '../helpers/upstream';
 
 const TIMEOUT_MS = 500;
