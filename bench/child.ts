@@ -7,6 +7,9 @@ export interface ProcessStats {
   /** Peak RSS since the process started (VmHWM on Linux, maxRSS elsewhere). */
   peakRss: number;
   heapUsed: number;
+  heapTotal: number;
+  /** Memory of Buffers and other C++ objects tied to JS objects. */
+  external: number;
   /** Whether a full GC ran just before heapUsed was read (needs --expose-gc). */
   afterGc: boolean;
   cpuUser: number;
@@ -83,6 +86,8 @@ function statsOf(gc: boolean, started: Started): ProcessStats {
     rss: mem.rss,
     peakRss: status.vmHwm ?? process.resourceUsage().maxRSS * 1024,
     heapUsed: mem.heapUsed,
+    heapTotal: mem.heapTotal,
+    external: mem.external,
     afterGc: gc && collect !== undefined,
     cpuUser: cpu.user,
     cpuSystem: cpu.system,

@@ -56,17 +56,17 @@ memory run of (d). Writes results.json and RESULTS.md.
   --upstream KIND         net (default: minimal, nginx-like) or http (node:http)
   --no-pin                do not pin processes to cores with taskset
   --quick                 ~30 s smoke run
-  --wait-quiet S          on a shared machine: before each measurement wait up to S s for
-                          other processes to go quiet, and measure again (up to 3 times)
-                          when they took over 10 % of a core meanwhile (0: off)
+  --wait-quiet S          before each measurement wait up to S s for other processes to go
+                          quiet, and measure once more when they took over 10 % of a core
+                          meanwhile (30; quick 0; 0: off)
   --profile               also run (d) under node --cpu-prof; the .cpuprofile goes to OUT/profiles
   --strict                exit 1 when a target is missed
   --out DIR               where results go (bench/ for a full run of all targets,
                           otherwise a temp directory, so partial runs never overwrite it)
 `;
 
-const FULL = { duration: 10, warmup: 3, memoryRequests: 1_000_000, peakDuration: 5, singleDuration: 2, latencyDuration: 10 };
-const QUICK = { duration: 3, warmup: 1, memoryRequests: 100_000, peakDuration: 2, singleDuration: 1, latencyDuration: 3 };
+const FULL = { duration: 10, warmup: 3, memoryRequests: 1_000_000, peakDuration: 5, singleDuration: 2, latencyDuration: 10, waitQuiet: 30 };
+const QUICK = { duration: 3, warmup: 1, memoryRequests: 100_000, peakDuration: 2, singleDuration: 1, latencyDuration: 3, waitQuiet: 0 };
 
 export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
   if (argv.includes('--help') || argv.includes('-h')) return 'help';
@@ -83,7 +83,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     pin: true,
     quick,
     strict: false,
-    waitQuiet: 0,
     profile: false,
     out: null,
   };

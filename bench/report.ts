@@ -28,6 +28,11 @@ export interface MemoryResult {
   rssAtEnd: number;
   heapAfterGcAtSample: number;
   heapAfterGcAtEnd: number;
+  /** V8 heap reserved (heapTotal) and external memory at both points. */
+  heapTotalAtSample: number;
+  heapTotalAtEnd: number;
+  externalAtSample: number;
+  externalAtEnd: number;
   peakRss: number;
   rps: number;
   errors: number;
@@ -218,6 +223,8 @@ ${m ? `${m.requests.toLocaleString('en-US')} requests at c=${m.connections} agai
 | --- | ---: | ---: | ---: |
 | RSS | ${mb(m.rssAtSample)} MB | ${mb(m.rssAtEnd)} MB | ${((m.rssAtEnd - m.rssAtSample) / MB).toFixed(1)} MB |
 | heap used after full GC | ${(m.heapAfterGcAtSample / MB).toFixed(2)} MB | ${(m.heapAfterGcAtEnd / MB).toFixed(2)} MB | ${((m.heapAfterGcAtEnd - m.heapAfterGcAtSample) / MB).toFixed(2)} MB |
+| V8 heap reserved (heapTotal) | ${mb(m.heapTotalAtSample)} MB | ${mb(m.heapTotalAtEnd)} MB | ${((m.heapTotalAtEnd - m.heapTotalAtSample) / MB).toFixed(1)} MB |
+| external (Buffers) | ${(m.externalAtSample / MB).toFixed(1)} MB | ${(m.externalAtEnd / MB).toFixed(1)} MB | ${((m.externalAtEnd - m.externalAtSample) / MB).toFixed(1)} MB |
 
 How to read it: RSS includes V8's young generation and free pages the allocator keeps, so it
 moves by a few MB with no leak at all; the check allows max(10 MB, 10 %). A leak shows as
@@ -235,10 +242,10 @@ ${r.warnings.length > 0 ? `\nWarnings:\n\n${r.warnings.map((w) => `- ${w}`).join
 
 - Targets: (a) the upstream itself; (b) node:http + http.request with a keep-alive agent + pipe;
   (c) fastify 5 + @fastify/http-proxy 11 (undici), fastify's defaults (no request logging);
-  (d) \`new Gateway(...)\` with production defaults: a breaker around every call, one pino-http
-  JSON line per request serialized to /dev/null, prom-client request counter and duration
-  histogram as a request observer; (e) the same gateway, on a route whose breaker is forced open
-  (every answer is a 503 problem+json).
+  (d) \`new Gateway(...)\` (bench/gateway-target.ts) with production defaults: a breaker around
+  every call, one pino-http JSON line per request at \`info\` serialized to /dev/null, the
+  gateway's own Prometheus metrics and admin listener; (e) the same gateway, on a route whose
+  breaker is forced open (every answer is a 503 problem+json).
 - Every target is its own process, started fresh for each phase; the load generator runs in
   the orchestrator. With pinning, load generator and upstream share core 0 and the target has
   core 1 to itself, so the figures compare the targets' own cost per request.

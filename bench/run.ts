@@ -29,18 +29,18 @@ function startTarget(ctx: Context, id: TargetId, nodeFlags: string[] = []): Prom
 
 /**
  * Runs one measurement with CPU accounting. With --wait-quiet it first waits for the machine
- * to be quiet, and measures again (up to 3 times, keeping the cleanest) when other processes
- * took more than 10 % of a core meanwhile.
+ * to be quiet, and measures once more (keeping the cleaner run) when other processes took
+ * more than 10 % of a core meanwhile.
  */
 async function measureQuietly<T>(ctx: Context, proc: BenchProcess, work: () => Promise<T>): Promise<CpuUse<T>> {
   const wait = ctx.opts.waitQuiet;
   let best: CpuUse<T> | undefined;
-  for (let attempt = 1; attempt <= (wait > 0 ? 3 : 1); attempt++) {
+  for (let attempt = 1; attempt <= (wait > 0 ? 2 : 1); attempt++) {
     if (wait > 0) await waitQuiet(wait, log);
     const r = await withCpu(ctx.pinning, proc, ctx.upstream, work);
     if (!best || (r.foreignCpu ?? 0) < (best.foreignCpu ?? 0)) best = r;
     if ((r.foreignCpu ?? 0) <= 10) break;
-    if (wait > 0 && attempt < 3) log(`    other processes took ${(r.foreignCpu ?? 0).toFixed(0)} % of a core meanwhile; measuring again`);
+    if (wait > 0 && attempt < 2) log(`    other processes took ${(r.foreignCpu ?? 0).toFixed(0)} % of a core meanwhile; measuring again`);
   }
   return best as CpuUse<T>;
 }
@@ -134,6 +134,7 @@ async function memoryRun(ctx: Context): Promise<MemoryResult> {
     return {
       requests: n, connections: opts.connections, sampleAt, endAt,
       rssAtSample: first.rss, rssAtEnd: last.rss, heapAfterGcAtSample: first.heapUsed, heapAfterGcAtEnd: last.heapUsed,
+      heapTotalAtSample: first.heapTotal, heapTotalAtEnd: last.heapTotal, externalAtSample: first.external, externalAtEnd: last.external,
       peakRss: end.peakRss, rps: result.rps, errors: result.errors, rssSeries: series,
     };
   } finally {

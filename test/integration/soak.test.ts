@@ -1,13 +1,13 @@
 /**
  * The short soak in `npm test` (issue 6): the same run as `npm run soak` (bench/soak-core.ts),
- * 10 000 requests instead of a million, so it stays well under 20 s on two busy cores (the
+ * 8 000 requests instead of a million, so it stays under 20 s even on two busy cores (the
  * gateway, its upstream and the load generator share this one process).
  * Every fault of the mix must have been injected and answered exactly as it must be.
  */
 import { FAULT_MIX, runSoak, type SoakReport } from '../../bench/soak-core';
 import { activeResources, settledExcess } from '../helpers/leaks';
 
-const REQUESTS = 10_000;
+const REQUESTS = 8_000;
 
 describe('soak (short)', () => {
   let report: SoakReport;
