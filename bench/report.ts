@@ -120,10 +120,22 @@ export function evaluate(r: Omit<BenchResults, 'checks' | 'warnings'>): { checks
   return { checks, warnings };
 }
 
+/** CPU time the target spent per answered request (µs): robust to a busy machine and to a load-generator limit. */
+export function cpuPerRequest(x: TargetResult): number {
+  return x.throughput.requests === 0 ? 0 : ((x.targetCpuPercent / 100) * x.throughput.durationSec * 1e6) / x.throughput.requests;
+}
+
+/** The same ratios as req/s, computed from CPU cost per request (b/d means: cost of b over cost of d). */
+function costRatios(r: BenchResults): string {
+  const cost = (id: 'b' | 'c' | 'd' | 'e'): number | null => { const x = r.targets[id]; return x ? cpuPerRequest(x) : null; };
+  const over = (x: number | null, y: number | null): number | null => (x === null || y === null || y === 0 ? null : x / y);
+  return `d/b ${ratio(over(cost('b'), cost('d')))}   d/c ${ratio(over(cost('c'), cost('d')))}   e/d ${ratio(over(cost('d'), cost('e')))}`;
+}
+
 const verdict = (c: Check): string => (c.pass === null ? 'SKIP' : c.pass ? 'PASS' : 'FAIL');
 
 function throughputRows(r: BenchResults): string[][] {
-  const head = ['', 'target', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'c=1 p50 ms', 'target CPU', 'other CPU', `peak RSS (c=${r.settings.peakConnections as number})`, 'errors'];
+  const head = ['', 'target', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'c=1 p50 ms', 'target CPU', 'CPU µs/req', 'other CPU', `peak RSS (c=${r.settings.peakConnections as number})`, 'errors'];
   const rows = Object.values(r.targets).map((x) => [
     `(${x.id})`,
     x.label,
@@ -133,6 +145,7 @@ function throughputRows(r: BenchResults): string[][] {
     ms(x.throughput.latency.p999),
     x.single ? ms(x.single.p50) : '–',
     `${x.targetCpuPercent.toFixed(0)} %`,
+    cpuPerRequest(x).toFixed(0),
     x.foreignCpuPercent === null ? '–' : `${x.foreignCpuPercent.toFixed(0)} %`,
     `${mb(x.peak.peakRssBytes)} MB`,
     String(x.throughput.errors),
@@ -158,7 +171,7 @@ function checkRows(r: BenchResults): string[][] {
 
 export function consoleReport(r: BenchResults): string {
   const out = [`\nThroughput (${r.loader}, c=${r.settings.connections as number}, ${r.settings.duration as number} s each; ${r.pinning})`, textTable(throughputRows(r))];
-  out.push(`\nRatios: d/b ${ratio(r.ratios.dOverB)}   d/c ${ratio(r.ratios.dOverC)}   e/d ${ratio(r.ratios.eOverD)}`);
+  out.push(`\nRatios: d/b ${ratio(r.ratios.dOverB)}   d/c ${ratio(r.ratios.dOverC)}   e/d ${ratio(r.ratios.eOverD)}   (from CPU µs per request: ${costRatios(r)})`);
   if (r.latencyRun) {
     const { b, d } = r.latencyRun;
     out.push(`Fixed rate ${Math.round(r.latencyRun.rate)} req/s (${r.latencyRun.basis}): p50/p99/p99.9 ms  b ${ms(b.latency.p50)}/${ms(b.latency.p99)}/${ms(b.latency.p999)}   d ${ms(d.latency.p50)}/${ms(d.latency.p99)}/${ms(d.latency.p999)}   added p99 ${ms(r.latencyRun.addedP99Ms)} ms`);
@@ -197,6 +210,8 @@ Each target runs in its own process, started fresh. (a) is a second upstream pro
 target core. *target CPU* is the target's CPU time over the run (100 % = its core is saturated,
 so the figure is the target's own limit); *other CPU* is what processes outside the benchmark
 took from the two cores meanwhile (anything above a few % means the machine was not quiet).
+*CPU µs/req* is the target's CPU time per answered request; it holds up better than req/s
+when the machine is busy or the load generator is the limit.
 *c=1 p50* is the median of sequential single requests.
 Peak RSS is the process's high-water mark (VmHWM) after a ${r.settings.peakDuration as number} s run at
 ${r.settings.peakConnections as number} connections.
@@ -204,6 +219,8 @@ ${r.settings.peakConnections as number} connections.
 ${markdownTable(throughputRows(r))}
 
 Ratios: **d/b ${ratio(r.ratios.dOverB)}**, **d/c ${ratio(r.ratios.dOverC)}**, **e/d ${ratio(r.ratios.eOverD)}**.
+The same ratios from CPU cost per request (what each target would do with a whole core to
+itself, barring batching effects): ${costRatios(r)}.
 
 ## Latency at a fixed rate
 

@@ -43,9 +43,9 @@ export interface SoakOptions {
   /** Share of the requests that warm up before the first memory reading (default 0.1). */
   warmupFraction?: number;
   /**
-   * The gateway's upstream timeoutMs; 'hang' requests take this long (default 500). Far above
-   * the upstream's normal answer time, so that only event-loop stalls of that size could make
-   * a healthy request time out.
+   * The gateway's upstream timeoutMs; 'hang' requests take this long (default 1000). Far above
+   * the upstream's normal answer time (< 1 ms), so only a process starved of CPU for that long
+   * could see a healthy request time out: run the full soak on an otherwise idle machine.
    */
   upstreamTimeoutMs?: number;
   /** Seed of the fault sequence (default 1). */
@@ -297,7 +297,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       listen: { host: '127.0.0.1', port: 0 },
       admin: { host: '127.0.0.1', port: 0 },
       log: { level: 'info' },
-      upstreams: { mixed: { url: upstream.url, timeoutMs: options.upstreamTimeoutMs ?? 500, connectTimeoutMs: 1000, maxConcurrent: concurrency * 2 } },
+      upstreams: { mixed: { url: upstream.url, timeoutMs: options.upstreamTimeoutMs ?? 1000, connectTimeoutMs: 1000, maxConcurrent: concurrency * 2 } },
       routes: [{ path: '/api', upstream: 'mixed', maxBodyBytes: 4096 }],
     }),
     { logger: createLogger('info', sink), processMetrics: false },

@@ -4,7 +4,10 @@
  * code, the unexpected ones (must be 0) and memory after warm-up and at the end (growth
  * under 10 %). Exit code 0 when all of that holds, 1 otherwise, 2 for bad arguments.
  *
- *   npm run soak -- --requests 200000 --concurrency 128 [--timeout-ms 200] [--seed 7] [--json]
+ *   npm run soak -- --requests 200000 --concurrency 128 [--timeout-ms 1000] [--seed 7] [--json]
+ *
+ * Run it on an otherwise idle machine: load generator, gateway and upstream share one process,
+ * and a process starved of CPU for a whole upstream timeout reports healthy requests as timed out.
  *
  * SOAK_REQUESTS and SOAK_CONCURRENCY set the same from the environment.
  */

@@ -12,7 +12,7 @@ import { RouteTable } from './routing/match';
 import { Preflight } from './routing/preflight-probe';
 import { systemClock, type Clock } from './server/clock';
 import { createClientErrorHandler } from './server/client-error';
-import { createLogger, createRequestLogger } from './server/logging';
+import { createLogger, createTrafficRequestLog } from './server/logging';
 import { createOwnEndpoints, OWN_PATHS } from './server/own-endpoints';
 import { createTrafficHandler, type RequestObserver, type TrafficHandler, type TrafficState } from './server/traffic';
 import { packageVersion } from './server/version';
@@ -89,12 +89,11 @@ export class Gateway {
       registry: this.registry,
       clock: this.clock,
       logger: this.logger,
-      requestLogger: createRequestLogger(this.logger),
       trustedProxies: new TrustedProxies(config.listen.trustedProxies),
       state: this.state,
       ownEndpoints,
       ownPaths: OWN_PATHS,
-      observers: [this.metrics.observe, ...(deps.observers ?? [])],
+      observers: [this.metrics.observe, createTrafficRequestLog(this.logger), ...(deps.observers ?? [])],
       preflight: this.preflight,
     });
     this.traffic = handler;

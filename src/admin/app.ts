@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import { createRequestLogger } from '../server/logging';
 import { GatewayError, isGatewayError } from '../errors/gateway-error';
 import type { Metrics } from '../metrics/metrics';
 import type { Clock } from '../server/clock';
@@ -39,9 +40,11 @@ export function createAdminApp(deps: AdminAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  const requestLog = createRequestLogger(deps.logger);
   app.use((req, res, next) => {
     const requestId = requestIdOf(req);
     setContext(req, { requestId, startedAt: performance.now() });
+    requestLog(req, res);
     res.setHeader('X-Request-Id', requestId);
     res.setHeader('Cache-Control', 'no-store');
     next();

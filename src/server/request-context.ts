@@ -7,6 +7,8 @@ export interface RequestContext {
   requestId: string;
   /** performance.now() at arrival. */
   startedAt: number;
+  /** The path the caller asked for, without the query (req.url is rewritten for the upstream). */
+  path?: string;
   /** The matched route's path (never the raw request path: it would blow up metric labels). */
   route?: string;
   upstream?: string;

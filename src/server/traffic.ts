@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { HttpLogger } from 'pino-http';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors/gateway-error';
 import { sendProblem } from '../errors/problem';
@@ -39,7 +38,6 @@ export interface TrafficDeps {
   registry: UpstreamRegistry;
   clock: Clock;
   logger: Logger;
-  requestLogger: HttpLogger<IncomingMessage, ServerResponse>;
   trustedProxies: TrustedProxies;
   state: TrafficState;
   /** The gateway's own endpoints (/healthz, /readyz, /status), served by Express. */
@@ -129,17 +127,17 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     state.inFlight++;
     open.add(res);
     res.once('close', () => onDone(req, res, ctx));
-    deps.requestLogger(req, res);
     res.setHeader('X-Request-Id', ctx.requestId);
     if (state.draining) res.shouldKeepAlive = false;
     try {
       const badHost = hostHeaderProblem(req);
       if (badHost) return fail(req, res, new GatewayError('INVALID_REQUEST', { detail: `Invalid request: ${badHost}.` }));
       const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      ctx.path = q === -1 ? url : url.slice(0, q);
       const unsafe = unsafePathReason(url);
       if (unsafe) return fail(req, res, new GatewayError('INVALID_REQUEST', { detail: `Invalid request target: ${unsafe}.` }));
-      const q = url.indexOf('?');
-      if (deps.ownPaths.has(q === -1 ? url : url.slice(0, q))) return deps.ownEndpoints(req, res);
+      if (deps.ownPaths.has(ctx.path)) return deps.ownEndpoints(req, res);
       if (state.draining) return fail(req, res, new GatewayError('GATEWAY_SHUTTING_DOWN', { detail: 'The gateway is shutting down; send the request again to another instance.', retryAfterSeconds: 1 }));
       const match = routes.match(url);
       if (!match) return fail(req, res, new GatewayError('ROUTE_NOT_FOUND', { detail: 'No route is configured for this path.' }));

@@ -17,6 +17,8 @@ import { buildCli, type CliBuild } from '../helpers/cli-build';
 /** `path: message`, where path is a key path such as `upstreams.business.timeoutMs` or `routes[0].path`. */
 const ISSUE = /^(?:\(root\)|[^\s].*?|line \d+|syntax): \S/s;
 const STACK = /^\s+at |\n\s+at |\.ts:\d+|\.js:\d+/;
+/** CONFIG_FUZZ_FACTOR=20 fuzzes twenty times as long (locally; CI runs the default). */
+const FACTOR = Math.max(1, Number(process.env.CONFIG_FUZZ_FACTOR) || 1);
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -157,9 +159,9 @@ describe('config fuzz', () => {
       fc.property(fc.oneof(fc.jsonValue({ maxDepth: 4 }), fc.anything({ maxDepth: 3, withNullPrototype: true, withObjectString: true, withMap: true, withSet: true })), (raw) => {
         expectWellFormed(load(() => parseConfig(raw)));
       }),
-      { numRuns: 400 },
+      { numRuns: 400 * FACTOR },
     );
-  });
+  }, 30000 * FACTOR);
 
   it('one mutation of a valid config: valid, or refused naming the mutated key', () => {
     fc.assert(
@@ -170,9 +172,9 @@ describe('config fuzz', () => {
           throw new Error(`issues do not name the mutated key ${JSON.stringify(m)}: ${verdict.issues.join(' | ')}`);
         }
       }),
-      { numRuns: 600 },
+      { numRuns: 600 * FACTOR },
     );
-  });
+  }, 30000 * FACTOR);
 
   it('several mutations at once, as YAML and as JSON text: always a well-formed verdict', () => {
     fc.assert(
@@ -188,9 +190,9 @@ describe('config fuzz', () => {
         const text = asJson ? JSON.stringify(config) : toYaml(config);
         expectWellFormed(load(() => parseConfigText(text, asJson ? 'json' : 'yaml', {})));
       }),
-      { numRuns: 300 },
+      { numRuns: 300 * FACTOR },
     );
-  });
+  }, 30000 * FACTOR);
 
   it('corrupted YAML text (characters inserted, dropped, replaced): a syntax or key error, never a crash', () => {
     const yaml = toYaml(validConfig());
@@ -208,9 +210,9 @@ describe('config fuzz', () => {
         }
         expectWellFormed(load(() => parseConfigText(text, 'yaml', {})));
       }),
-      { numRuns: 500 },
+      { numRuns: 500 * FACTOR },
     );
-  });
+  }, 30000 * FACTOR);
 
   it('alias bombs and deep nesting are refused, not expanded until memory runs out', () => {
     const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`)].join('\n');
