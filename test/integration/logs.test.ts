@@ -1,0 +1,75 @@
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/server/logging';
+import { oneRoute, request, startGateway, type StartedGateway } from '../helpers/gateway';
+import { startUpstream, type ControlledUpstream } from '../helpers/upstream';
+
+/** SPEC §9: one JSON line per request with its facts; secrets never in a line. */
+describe('request logs', () => {
+  let upstream: ControlledUpstream;
+  let gateway: StartedGateway;
+  const lines: Record<string, unknown>[] = [];
+
+  beforeAll(async () => {
+    upstream = await startUpstream();
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    gateway = await startGateway(oneRoute(upstream.url, {}, { methods: ['GET'] }), { logger: createLogger('info', sink) });
+  });
+  afterAll(async () => {
+    await gateway.close();
+    await upstream.close();
+  });
+
+  const linesOf = (requestId: string): Record<string, unknown>[] => lines.filter((l) => l.requestId === requestId);
+
+  async function untilLogged(requestId: string): Promise<Record<string, unknown>> {
+    for (let i = 0; i < 50 && linesOf(requestId).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const found = linesOf(requestId);
+    expect(found).toHaveLength(1);
+    return found[0] as Record<string, unknown>;
+  }
+
+  test('a proxied request is one line with route, upstream, status, duration and breaker state', async () => {
+    const reply = await request(gateway.url, '/api/loans?secret=abc', {
+      headers: { 'x-request-id': 'log-ok-1', authorization: 'Bearer hunter2', cookie: 'session=s3cret' },
+    });
+    expect(reply.status).toBe(200);
+    const line = await untilLogged('log-ok-1');
+    expect(line).toMatchObject({
+      level: 30,
+      msg: 'request completed',
+      req: { method: 'GET', path: '/api/loans' },
+      route: '/api',
+      upstream: 'backend',
+      breaker: 'closed',
+      res: { status: 200 },
+    });
+    expect(typeof line.durationMs).toBe('number');
+    expect(line.code).toBeUndefined();
+    const text = JSON.stringify(lines);
+    expect(text).not.toContain('hunter2');
+    expect(text).not.toContain('s3cret');
+    expect(text).not.toContain('secret=abc');
+  });
+
+  test('a gateway error carries its code', async () => {
+    const reply = await request(gateway.url, '/api/x', { method: 'DELETE', headers: { 'x-request-id': 'log-405' } });
+    expect(reply.status).toBe(405);
+    const line = await untilLogged('log-405');
+    expect(line).toMatchObject({ code: 'METHOD_NOT_ALLOWED', res: { status: 405 }, route: '/api' });
+  });
+
+  test('breaker transitions are lines of their own', async () => {
+    gateway.gw.registry.get('backend').breaker.forceOpen();
+    gateway.gw.registry.get('backend').breaker.reset();
+    const transitions = lines.filter((l) => l.event === 'breaker-transition' && l.upstream === 'backend');
+    expect(transitions.map((t) => [t.from, t.to, t.reason])).toEqual([
+      ['closed', 'open', 'forced'],
+      ['open', 'closed', 'reset'],
+    ]);
+  });
+});
