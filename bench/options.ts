@@ -27,6 +27,8 @@ export interface BenchOptions {
   waitQuiet: number;
   /** Exit 1 when a target fails. */
   strict: boolean;
+  /** Extra node flags for every target process (e.g. --max-semi-space-size=8), to try V8 settings. */
+  targetNodeFlags: string[];
   /** Also profile (d) under load with --cpu-prof. */
   profile: boolean;
   /** Where results.json and RESULTS.md go; null: bench/ for a full run, a temp dir otherwise. */
@@ -60,9 +62,11 @@ memory run of (d). Writes results.json and RESULTS.md.
                           quiet, and measure once more when they took over 10 % of a core
                           meanwhile (30; quick 0; 0: off)
   --profile               also run (d) under node --cpu-prof; the .cpuprofile goes to OUT/profiles
+  --target-node-flags F   node flags for every target process, e.g. "--max-semi-space-size=8"
   --strict                exit 1 when a target is missed
-  --out DIR               where results go (bench/ for a full run of all targets,
-                          otherwise a temp directory, so partial runs never overwrite it)
+  --out DIR               where results go (bench/ for a full run of all targets without
+                          --quick or --target-node-flags, otherwise a temp directory, so
+                          partial and experimental runs never overwrite it)
 `;
 
 const FULL = { duration: 10, warmup: 3, memoryRequests: 1_000_000, peakDuration: 5, singleDuration: 2, latencyDuration: 10, waitQuiet: 30 };
@@ -84,6 +88,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     quick,
     strict: false,
     profile: false,
+    targetNodeFlags: [],
     out: null,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -115,6 +120,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       case '--strict': o.strict = true; break;
       case '--profile': o.profile = true; break;
       case '--out': o.out = value(); break;
+      case '--target-node-flags': o.targetNodeFlags = value().split(/\s+/).filter(Boolean); break;
       case '--only': {
         const ids = value().split(',').map((s) => s.trim()).filter(Boolean);
         const bad = ids.filter((id) => !(TARGET_IDS as readonly string[]).includes(id));

@@ -57,7 +57,10 @@ export interface Check {
 export interface BenchResults {
   schema: 1;
   date: string;
-  mode: 'full' | 'quick' | 'partial';
+  elapsedSeconds: number;
+  commit: string | null;
+  /** full: all targets with default flags (written to bench/); others go to a temp dir unless --out. */
+  mode: 'full' | 'quick' | 'partial' | 'custom';
   machine: { cpu: string; cores: number; memTotalBytes: number; node: string; platform: string; kernel: string; busyBeforePercent: number | null };
   pinning: string;
   loader: string;

@@ -24,7 +24,7 @@ interface Context {
 function startTarget(ctx: Context, id: TargetId, nodeFlags: string[] = []): Promise<BenchProcess> {
   const spec = TARGETS[id];
   const args = id === 'a' ? ['--kind', ctx.opts.upstream] : ['--upstream', ctx.upstream.url];
-  return BenchProcess.start(`(${id}) ${spec.label}`, spec.script, args, { core: ctx.pinning.targetCore, nodeFlags });
+  return BenchProcess.start(`(${id}) ${spec.label}`, spec.script, args, { core: ctx.pinning.targetCore, nodeFlags: [...ctx.opts.targetNodeFlags, ...nodeFlags] });
 }
 
 /**
@@ -168,6 +168,14 @@ function machine(): Omit<BenchResults['machine'], 'busyBeforePercent'> {
   return { cpu, cores: os.cpus().length, memTotalBytes: os.totalmem(), node: process.version, platform: os.platform(), kernel: os.release() };
 }
 
+/** The commit measured (read-only git), with "+dirty" when the working tree has changes; null outside git. */
+function commitOf(): string | null {
+  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_BENCH_DIR, encoding: 'utf8' });
+  if (head.status !== 0) return null;
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO_BENCH_DIR, encoding: 'utf8' }).stdout.trim() !== '';
+  return `${head.stdout.trim()}${dirty ? '+dirty' : ''}`;
+}
+
 function writeAtomically(file: string, text: string): void {
   writeFileSync(`${file}.tmp`, text);
   renameSync(`${file}.tmp`, file);
@@ -188,7 +196,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const opts = parsed;
-  const mode: BenchResults['mode'] = opts.quick ? 'quick' : opts.only.length < TARGET_IDS.length ? 'partial' : 'full';
+  const startedAt = Date.now();
+  const mode: BenchResults['mode'] = opts.quick ? 'quick' : opts.only.length < TARGET_IDS.length ? 'partial' : opts.targetNodeFlags.length > 0 ? 'custom' : 'full';
   const outDir = opts.out ? path.resolve(opts.out) : mode === 'full' ? REPO_BENCH_DIR : path.join(os.tmpdir(), 'breakwater-bench');
   const info = machine();
   const pinning = setUpPinning(opts.pin);
@@ -216,6 +225,8 @@ async function main(): Promise<number> {
   const partial = {
     schema: 1 as const,
     date: new Date().toISOString(),
+    elapsedSeconds: Math.round((Date.now() - startedAt) / 1000),
+    commit: commitOf(),
     mode,
     machine: { ...info, busyBeforePercent: busy },
     pinning: pinning.note,
