@@ -36,19 +36,7 @@ export const httpProbe: Probe = (upstream, timeoutMs, signal) => {
   const field = upstream.healthCheck?.instanceIdField ?? 'instanceId';
   const url = new URL(upstream.url + path);
   const isHttps = url.protocol === 'https:';
-  return new Promise<ProbeResult>((resolve) => {
-    let settled = false;
-    const done = (result: ProbeResult): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      req.destroy();
-      resolve(result);
-    };
-    const onAbort = (): void => done({ ok: false, error: 'aborted' });
-    const timer = setTimeout(() => done({ ok: false, error: 'timeout' }), timeoutMs);
-    timer.unref();
+  return bounded(timeoutMs, signal, (done) => {
     const options: https.RequestOptions = {
       method: 'GET',
       agent: false,
@@ -71,9 +59,8 @@ export const httpProbe: Probe = (upstream, timeoutMs, signal) => {
       res.on('error', (err: NodeJS.ErrnoException) => done({ ok: false, status, error: err.code ?? 'ECONNRESET' }));
     });
     req.on('error', (err: NodeJS.ErrnoException) => done({ ok: false, error: err.code ?? err.message }));
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
     req.end();
+    return req;
   });
 };
 
@@ -86,27 +73,45 @@ export const connectProbe: Probe = (upstream, timeoutMs, signal) => {
   const isHttps = url.protocol === 'https:';
   const port = Number(url.port) || (isHttps ? 443 : 80);
   const host = url.hostname.replace(/^\[|\]$/g, '');
+  return bounded(timeoutMs, signal, (done) => {
+    const socket = isHttps
+      ? tls.connect({ host, port, ...tlsOptions(upstream), ...(net.isIP(host) ? {} : { servername: upstream.tls?.servername ?? host }) }, () => done({ ok: true }))
+      : net.connect({ host, port }, () => done({ ok: true }));
+    socket.on('error', (err: NodeJS.ErrnoException) => done({ ok: false, error: err.code ?? err.message }));
+    return socket;
+  });
+};
+
+/**
+ * Runs one probe to a single verdict: its own result, its timeout or the abort signal,
+ * whichever comes first; then the connection it opened is destroyed. Never rejects.
+ */
+function bounded(
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  start: (done: (result: ProbeResult) => void) => { destroy(): void },
+): Promise<ProbeResult> {
   return new Promise<ProbeResult>((resolve) => {
     let settled = false;
+    // Filled in once started; `done` may run before that (an already-aborted signal).
+    const opened: { connection?: { destroy(): void } } = {};
     const done = (result: ProbeResult): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      socket.destroy();
+      opened.connection?.destroy();
       resolve(result);
     };
     const onAbort = (): void => done({ ok: false, error: 'aborted' });
     const timer = setTimeout(() => done({ ok: false, error: 'timeout' }), timeoutMs);
     timer.unref();
-    const socket = isHttps
-      ? tls.connect({ host, port, ...tlsOptions(upstream), ...(net.isIP(host) ? {} : { servername: upstream.tls?.servername ?? host }) }, () => done({ ok: true }))
-      : net.connect({ host, port }, () => done({ ok: true }));
-    socket.on('error', (err: NodeJS.ErrnoException) => done({ ok: false, error: err.code ?? err.message }));
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
+    opened.connection = start(done);
+    if (settled) opened.connection.destroy();
   });
-};
+}
 
 function tlsOptions(upstream: UpstreamConfig): tls.ConnectionOptions {
   return {
