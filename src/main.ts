@@ -4,6 +4,7 @@ import { ConfigError, loadConfigFile } from './config/load';
 import type { GatewayConfig } from './config/types';
 import { DEMO_CONFIG_PATH, startDemoUpstreams } from './demo';
 import { Gateway } from './gateway';
+import type { Logger } from 'pino';
 import { createLogger } from './server/logging';
 
 /** CLI entry (SPEC §2): arguments, configuration, start, signals, exit codes. */
@@ -35,6 +36,7 @@ async function main(): Promise<number> {
   }
 
   const logger = createLogger(config.log.level);
+  routeProcessWarnings(logger);
   const demo = command.configFile === null ? await startDemoUpstreams() : null;
   if (demo) logger.info({ event: 'demo', upstreams: demo.upstreams.map((u) => ({ name: u.name, url: u.url })) }, 'demo upstreams started');
   const gateway = new Gateway(config, { logger });
@@ -59,6 +61,19 @@ async function main(): Promise<number> {
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+  });
+}
+
+/**
+ * Node prints process warnings to stderr as plain text; the gateway logs them as JSON lines
+ * like everything else. http-proxy (under http-proxy-middleware 3) calls util._extend, which
+ * Node 22+ flags as DEP0060 on the first proxied request: known and harmless, so debug level.
+ */
+function routeProcessWarnings(logger: Logger): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (warning: Error & { code?: string }) => {
+    const level = warning.code === 'DEP0060' ? 'debug' : 'warn';
+    logger[level]({ event: 'process-warning', name: warning.name, code: warning.code, message: warning.message }, 'process warning');
   });
 }
 
