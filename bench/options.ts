@@ -29,6 +29,8 @@ export interface BenchOptions {
   strict: boolean;
   /** Extra node flags for every target process (e.g. --max-semi-space-size=8), to try V8 settings. */
   targetNodeFlags: string[];
+  /** Measure nothing: re-render OUT/results.json into RESULTS.md (after a change to the report). */
+  render: boolean;
   /** Also profile (d) under load with --cpu-prof. */
   profile: boolean;
   /** Where results.json and RESULTS.md go; null: bench/ for a full run, a temp dir otherwise. */
@@ -63,6 +65,7 @@ memory run of (d). Writes results.json and RESULTS.md.
                           meanwhile (30; quick 0; 0: off)
   --profile               also run (d) under node --cpu-prof; the .cpuprofile goes to OUT/profiles
   --target-node-flags F   node flags for every target process, e.g. "--max-semi-space-size=8"
+  --render                measure nothing; re-render OUT/results.json into RESULTS.md
   --strict                exit 1 when a target is missed
   --out DIR               where results go (bench/ for a full run of all targets without
                           --quick or --target-node-flags, otherwise a temp directory, so
@@ -89,6 +92,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     strict: false,
     profile: false,
     targetNodeFlags: [],
+    render: false,
     out: null,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -119,6 +123,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       case '--wait-quiet': o.waitQuiet = num(0); break;
       case '--strict': o.strict = true; break;
       case '--profile': o.profile = true; break;
+      case '--render': o.render = true; break;
       case '--out': o.out = value(); break;
       case '--target-node-flags': o.targetNodeFlags = value().split(/\s+/).filter(Boolean); break;
       case '--only': {

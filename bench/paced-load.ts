@@ -122,7 +122,9 @@ export function runPaced(opts: PacedOptions): Promise<PacedResult> {
       const due = Math.min(total, Math.floor((now - start) / interval) + 1);
       for (; sent < due; sent++) {
         // Timer lateness is the generator's, not the target's: count from now, not from the ideal instant.
-        const conn = idle.pop();
+        // Oldest idle first: every connection keeps being used, so none sits idle long enough
+        // for the target's keep-alive timeout to close it under a request.
+        const conn = idle.shift();
         if (conn) send(conn, now);
         else {
           backlog.push(now);

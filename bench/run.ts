@@ -199,6 +199,15 @@ async function main(): Promise<number> {
   const startedAt = Date.now();
   const mode: BenchResults['mode'] = opts.quick ? 'quick' : opts.only.length < TARGET_IDS.length ? 'partial' : opts.targetNodeFlags.length > 0 ? 'custom' : 'full';
   const outDir = opts.out ? path.resolve(opts.out) : mode === 'full' ? REPO_BENCH_DIR : path.join(os.tmpdir(), 'breakwater-bench');
+  if (opts.render) {
+    const file = path.join(opts.out ? path.resolve(opts.out) : REPO_BENCH_DIR, 'results.json');
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
+    const results: BenchResults = { ...saved, ...evaluate(saved) };
+    writeAtomically(file, `${JSON.stringify(results, null, 2)}\n`);
+    writeAtomically(path.join(path.dirname(file), 'RESULTS.md'), markdownReport(results));
+    process.stdout.write(`${consoleReport(results)}\n\nRe-rendered ${file} and RESULTS.md\n`);
+    return 0;
+  }
   const info = machine();
   const pinning = setUpPinning(opts.pin);
   log(`Breakwater bench (${mode}): ${info.cpu} × ${info.cores}, node ${info.node}; ${pinning.note}; loader ${opts.loader}`);
