@@ -25,7 +25,12 @@ export class GatewayError extends Error {
   readonly options: GatewayErrorOptions;
 
   constructor(code: ErrorCode, options: GatewayErrorOptions = {}) {
+    // No stack: this is an answer to a caller, never logged with one (an internal error's
+    // `cause` keeps its own), and capturing it costs more than rendering the problem.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(options.detail ?? CATALOG[code].title, options.cause === undefined ? undefined : { cause: options.cause });
+    Error.stackTraceLimit = limit;
     this.name = 'GatewayError';
     this.code = code;
     this.status = CATALOG[code].status;

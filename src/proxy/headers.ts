@@ -6,6 +6,11 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'te', 'trailer', 'transfer-encod
 /** End-to-end headers the gateway sets or relies on; a `Connection` header cannot nominate them. */
 const PROTECTED = new Set(['host', 'content-length', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
 
+/** Response headers never relayed to the caller: hop-by-hop ones, and the upstream's request id (the gateway's wins). */
+const NOT_RELAYED = new Set([...HOP_BY_HOP, 'x-request-id']);
+/** Lengths of the names in NOT_RELAYED: most headers are let through without lower-casing their name. */
+const NOT_RELAYED_LENGTHS = new Set([...NOT_RELAYED].map((name) => name.length));
+
 /**
  * Removes hop-by-hop headers and every header the `Connection` header names, in place.
  * `transfer-encoding` goes too: Node re-frames the body on each hop itself.
@@ -13,13 +18,51 @@ const PROTECTED = new Set(['host', 'content-length', 'x-request-id', 'x-forwarde
 export function stripHopByHop(headers: IncomingHttpHeaders | OutgoingHttpHeaders): void {
   const connection = headers.connection;
   if (connection !== undefined) {
-    for (const token of String(connection).split(',')) {
-      const name = token.trim().toLowerCase();
-      // Never let a caller strip what the gateway itself relies on or sets: naming
-      // X-Forwarded-For in `Connection` must not hide the caller's address from the upstream.
-      if (name && !PROTECTED.has(name) && headers[name] !== undefined) delete headers[name];
-    }
+    for (const name of nominatedBy(String(connection))) if (headers[name] !== undefined) delete headers[name];
   }
   // Most messages carry one or two of these: test before deleting, `delete` is the slow part.
   for (const name of HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
+}
+
+/**
+ * The upstream's response headers as a flat [name, value, …] list for `writeHead`, in their
+ * original case and order (repeated ones such as Set-Cookie stay separate), without hop-by-hop
+ * headers, without those its `Connection` header names, and with the gateway's X-Request-Id.
+ */
+export function relayedResponseHeaders(raw: readonly string[], requestId: string): string[] {
+  const out: string[] = [];
+  let nominated: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (NOT_RELAYED_LENGTHS.has(name.length)) {
+      const lower = name.toLowerCase();
+      if (NOT_RELAYED.has(lower)) {
+        if (lower === 'connection') nominated = nominatedBy(raw[i + 1] as string, nominated);
+        continue;
+      }
+    }
+    out.push(name, raw[i + 1] as string);
+  }
+  if (nominated !== undefined && nominated.size > 0) return withoutNominated(out, nominated, requestId);
+  out.push('X-Request-Id', requestId);
+  return out;
+}
+
+/** Header names a `Connection` value nominates as hop-by-hop, never the ones the gateway relies on. */
+function nominatedBy(connection: string, into: Set<string> = new Set()): Set<string> {
+  for (const token of connection.split(',')) {
+    const name = token.trim().toLowerCase();
+    // Naming X-Forwarded-For in `Connection` must not hide the caller's address from the upstream.
+    if (name && !PROTECTED.has(name) && name !== 'close' && name !== 'keep-alive') into.add(name);
+  }
+  return into;
+}
+
+function withoutNominated(flat: readonly string[], nominated: ReadonlySet<string>, requestId: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    if (!nominated.has((flat[i] as string).toLowerCase())) out.push(flat[i] as string, flat[i + 1] as string);
+  }
+  out.push('X-Request-Id', requestId);
+  return out;
 }

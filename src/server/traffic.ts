@@ -9,7 +9,7 @@ import type { Preflight } from '../routing/preflight-probe';
 import { unsafePathReason } from '../routing/path-safety';
 import type { RouteMatch, RouteTable } from '../routing/match';
 import { BreakerRejection, CountedFailure, IgnoredOutcome } from '../upstreams/breaker';
-import type { UpstreamRegistry } from '../upstreams/registry';
+import type { Upstream, UpstreamRegistry } from '../upstreams/registry';
 import type { Clock } from './clock';
 import { contextOf, setContext, type RequestContext } from './request-context';
 import { requestIdOf } from './request-id';
@@ -95,30 +95,42 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
   function send(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, match: RouteMatch, body?: Buffer): void {
     const { route } = match;
     const upstream = registry.get(route.upstream);
-    ctx.breaker = upstream.breaker.state().value;
+    const { breaker } = upstream;
+    ctx.breaker = breaker.state().value;
+    const refused = breaker.refusal();
+    if (refused) return refuse(req, res, ctx, upstream, refused);
     req.url = match.upstreamPath;
     setForwardedHeaders(req, deps.trustedProxies);
     req.headers['x-request-id'] = ctx.requestId;
-    upstream.breaker
-      .run(() => upstream.forwarder.forward({ req, res, body, fail: (err) => fail(req, res, err) }))
-      .catch((err: unknown) => {
+    breaker
+      .run(() => upstream.forwarder.forward({ req, res, requestId: ctx.requestId, body, fail: (err) => fail(req, res, err) }))
+      .then(undefined, (err: unknown) => {
         if (err instanceof CountedFailure || err instanceof IgnoredOutcome) return; // already answered
-        if (err instanceof BreakerRejection) {
-          ctx.breaker = upstream.breaker.state().value;
-          return fail(req, res, err.kind === 'open'
-            ? new GatewayError('CIRCUIT_OPEN', {
-                upstream: upstream.name,
-                detail: `The circuit breaker of upstream "${upstream.name}" is open; the request was not sent.`,
-                retryAfterSeconds: retryAfterSeconds(err.retryAtMs, clock),
-              })
-            : new GatewayError('GATEWAY_OVERLOADED', {
-                upstream: upstream.name,
-                detail: `Upstream "${upstream.name}" already has ${upstream.config.maxConcurrent} requests in flight.`,
-                retryAfterSeconds: 1,
-              }));
-        }
+        if (err instanceof BreakerRejection) return refuse(req, res, ctx, upstream, err);
         fail(req, res, new GatewayError('INTERNAL_ERROR', { cause: err, detail: 'The gateway failed to handle this request.' }));
       });
+  }
+
+  /** The breaker refused the call: nothing was sent. */
+  function refuse(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, upstream: Upstream, err: BreakerRejection): void {
+    ctx.breaker = upstream.breaker.state().value;
+    fail(req, res, err.kind === 'open'
+      ? new GatewayError('CIRCUIT_OPEN', {
+          upstream: upstream.name,
+          detail: `The circuit breaker of upstream "${upstream.name}" is open; the request was not sent.`,
+          retryAfterSeconds: retryAfterSeconds(err.retryAtMs, clock),
+        })
+      : new GatewayError('GATEWAY_OVERLOADED', {
+          upstream: upstream.name,
+          detail: `Upstream "${upstream.name}" already has ${upstream.config.maxConcurrent} requests in flight.`,
+          retryAfterSeconds: 1,
+        }));
+  }
+
+  /** The one 'close' listener of every traffic response: shared, so no closure per request. */
+  function onClose(this: ServerResponse): void {
+    const ctx = contextOf(this.req);
+    if (ctx) onDone(this.req, this, ctx);
   }
 
   function handleTraffic(req: IncomingMessage, res: ServerResponse): void {
@@ -126,8 +138,7 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     setContext(req, ctx);
     state.inFlight++;
     open.add(res);
-    res.once('close', () => onDone(req, res, ctx));
-    res.setHeader('X-Request-Id', ctx.requestId);
+    res.on('close', onClose);
     if (state.draining) res.shouldKeepAlive = false;
     try {
       const badHost = hostHeaderProblem(req);
@@ -137,7 +148,10 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
       ctx.path = q === -1 ? url : url.slice(0, q);
       const unsafe = unsafePathReason(url);
       if (unsafe) return fail(req, res, new GatewayError('INVALID_REQUEST', { detail: `Invalid request target: ${unsafe}.` }));
-      if (deps.ownPaths.has(ctx.path)) return deps.ownEndpoints(req, res);
+      if (deps.ownPaths.has(ctx.path)) {
+        res.setHeader('X-Request-Id', ctx.requestId);
+        return deps.ownEndpoints(req, res);
+      }
       if (state.draining) return fail(req, res, new GatewayError('GATEWAY_SHUTTING_DOWN', { detail: 'The gateway is shutting down; send the request again to another instance.', retryAfterSeconds: 1 }));
       const match = routes.match(url);
       if (!match) return fail(req, res, new GatewayError('ROUTE_NOT_FOUND', { detail: 'No route is configured for this path.' }));

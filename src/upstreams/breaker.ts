@@ -37,6 +37,21 @@ export interface Transition {
   reason: TransitionReason;
 }
 
+/**
+ * Runs `build` with stack capture off. The breaker's refusals and outcomes are control flow,
+ * made on the hot path and never logged with a stack; capturing one costs more than the rest
+ * of a refusal.
+ */
+export function withoutStack<T>(build: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return build();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** Thrown (as a rejection) when the breaker refuses a call; carries what the caller needs for Retry-After. */
 export class BreakerRejection extends Error {
   constructor(
@@ -45,6 +60,10 @@ export class BreakerRejection extends Error {
   ) {
     super(kind === 'open' ? 'breaker is open' : 'concurrency limit reached');
   }
+
+  static of(kind: 'open' | 'overloaded', retryAtMs: number | null): BreakerRejection {
+    return withoutStack(() => new BreakerRejection(kind, retryAtMs));
+  }
 }
 
 /** A call's result that must count as a breaker failure although it is not an exception. */
@@ -52,10 +71,18 @@ export class CountedFailure extends Error {
   constructor(readonly kind: 'failure' | 'timeout') {
     super(kind);
   }
+
+  static of(kind: 'failure' | 'timeout'): CountedFailure {
+    return withoutStack(() => new CountedFailure(kind));
+  }
 }
 
 /** An outcome that must count neither way (the caller went away). opossum counts filtered errors as successes. */
-export class IgnoredOutcome extends Error {}
+export class IgnoredOutcome extends Error {
+  static of(reason: string): IgnoredOutcome {
+    return withoutStack(() => new IgnoredOutcome(reason));
+  }
+}
 
 interface BreakerEvents {
   transition: [Transition];
@@ -101,20 +128,30 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     return this.view.value === 'open';
   }
 
+  /**
+   * Why a call would be refused right now without reaching the upstream, or null. Synchronous,
+   * so the open-breaker path answers without a promise or a trip through opossum; counted as
+   * a rejection. (While half-open, opossum may still refuse calls beyond the trial: run() says so.)
+   */
+  refusal(): BreakerRejection | null {
+    if (this.view.value !== 'open') return null;
+    this.emit('outcome', 'rejection', 0);
+    return BreakerRejection.of('open', this.retryAt());
+  }
+
   /** Runs one exchange through the breaker. Rejects with BreakerRejection when refused. */
-  async run<T>(exchange: () => Promise<T>): Promise<T> {
-    if (this.forcedState === 'open' || (this.healthDown && this.forcedState !== 'closed')) {
-      this.emit('outcome', 'rejection', 0);
-      throw new BreakerRejection('open', this.retryAt());
-    }
-    try {
-      return (await this.cb.fire(this.guardTrial(exchange))) as T;
-    } catch (err) {
+  run<T>(exchange: () => Promise<T>): Promise<T> {
+    const refused = this.refusal();
+    if (refused) return Promise.reject(refused);
+    const cb = this.cb;
+    // Only a half-open trial needs the guard (and its extra promise).
+    const call = cb.halfOpen ? this.guardTrial(exchange) : exchange;
+    return (cb.fire(call) as Promise<T>).then(undefined, (err: unknown) => {
       const code = (err as { code?: string }).code;
-      if (code === 'EOPENBREAKER') throw new BreakerRejection('open', this.retryAt());
-      if (code === 'ESEMLOCKED') throw new BreakerRejection('overloaded', null);
+      if (code === 'EOPENBREAKER') throw BreakerRejection.of('open', this.retryAt());
+      if (code === 'ESEMLOCKED') throw BreakerRejection.of('overloaded', null);
       throw err;
-    }
+    });
   }
 
   /** The operator override in force (direction and the call that set it), or null. */
