@@ -16,10 +16,31 @@ export function createLogger(level: string, destination?: pino.DestinationStream
         paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'headers.authorization', 'headers.cookie'],
         censor: '[redacted]',
       },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: createIsoTime(),
     },
     destination,
   );
+}
+
+/**
+ * pino's `time` member as an ISO 8601 string, like `pino.stdTimeFunctions.isoTime` but at a
+ * fraction of its cost: the date and time up to the second are formatted once per second,
+ * and only the milliseconds per line. (A `new Date().toISOString()` per line was ~5 % of the
+ * gateway's CPU per proxied request.)
+ */
+export function createIsoTime(now: () => number = Date.now): () => string {
+  let second = -1;
+  let prefix = '';
+  return () => {
+    const t = now();
+    const ms = t % 1000;
+    const s = t - ms;
+    if (s !== second) {
+      second = s;
+      prefix = `,"time":"${new Date(s).toISOString().slice(0, 20)}`;
+    }
+    return `${prefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
+  };
 }
 
 /**
@@ -60,12 +81,14 @@ export function createRequestLogger(logger: Logger): HttpLogger<IncomingMessage,
  * breaker state. One pino call per request; headers are never part of it.
  */
 export function createTrafficRequestLog(logger: Logger): RequestObserver {
+  // These lines never carry headers, so the redaction pass (a third of a line's cost) is skipped for them.
+  const lines = logger.child({}, { redact: [] });
   return (ctx, req, res) => {
     const finished = res.writableFinished;
     const status = res.statusCode;
     const level = !finished || status >= 500 ? 'warn' : 'info';
-    if (!logger.isLevelEnabled(level)) return;
-    logger[level](
+    if (!lines.isLevelEnabled(level)) return;
+    lines[level](
       {
         requestId: ctx.requestId,
         req: { method: req.method, path: ctx.path },
