@@ -1,13 +1,14 @@
 import pino from 'pino';
 import { parseConfig } from '../src/config/load';
 import { Gateway } from '../src/gateway';
+import { TurnBatchedDestination } from '../src/server/log-destination';
 import { createLogger } from '../src/server/logging';
 import { argOf, runChild, type Started } from './child';
 import { OPEN_PREFIX, PROXIED_PREFIX } from './targets';
 
 /**
  * Targets (d) and (e): the gateway with production defaults — request logs at `info` really
- * serialized (to /dev/null), a breaker around every call, its own Prometheus metrics
+ * serialized and written (to /dev/null, batched per event-loop turn as on stdout), a breaker around every call, its own Prometheus metrics
  * (request counter, duration histogram, process metrics) and admin listener — on two routes
  * to the same upstream; the second route's breaker is forced open, so (e) measures the
  * fail-fast path.
@@ -21,7 +22,8 @@ export async function startGatewayTarget(upstreamUrl: string): Promise<Started> 
       { path: OPEN_PREFIX, upstream: 'bench-open' },
     ],
   });
-  const logger = createLogger('info', pino.destination('/dev/null'));
+  // As in production (src/main.ts), with /dev/null for stdout.
+  const logger = createLogger('info', new TurnBatchedDestination(pino.destination({ dest: '/dev/null', sync: true })));
   const gateway = new Gateway(config, { logger });
   gateway.registry.get('bench-open').breaker.forceOpen();
   // Port 0 puts the admin listener on a free port too.

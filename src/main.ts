@@ -4,7 +4,8 @@ import { ConfigError, loadConfigFile } from './config/load';
 import type { GatewayConfig } from './config/types';
 import { DEMO_CONFIG_PATH, startDemoUpstreams } from './demo';
 import { Gateway } from './gateway';
-import type { Logger } from 'pino';
+import pino, { type Logger } from 'pino';
+import { TurnBatchedDestination } from './server/log-destination';
 import { createLogger } from './server/logging';
 
 /** CLI entry (SPEC §2): arguments, configuration, start, signals, exit codes. */
@@ -35,7 +36,10 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  const logger = createLogger(config.log.level);
+  // One write per event-loop turn rather than per line; whatever is pending goes out on exit.
+  const destination = new TurnBatchedDestination(pino.destination({ dest: 1, sync: true }));
+  process.on('exit', () => destination.flush());
+  const logger = createLogger(config.log.level, destination);
   routeProcessWarnings(logger);
   const demo = command.configFile === null ? await startDemoUpstreams() : null;
   if (demo) logger.info({ event: 'demo', upstreams: demo.upstreams.map((u) => ({ name: u.name, url: u.url })) }, 'demo upstreams started');
