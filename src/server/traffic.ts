@@ -64,7 +64,8 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     const ctx = contextOf(req);
     if (ctx) ctx.code = err.code;
     // An unread body would have to be drained to reuse the connection; closing is cheaper and safer.
-    if (!req.complete) res.shouldKeepAlive = false;
+    // (A bodyless request is not `complete` yet while it is answered synchronously, and keeps its connection.)
+    if (!req.complete && mayHaveBody(req)) res.shouldKeepAlive = false;
     if (err.code === 'INTERNAL_ERROR') deps.logger.error({ err: err.options.cause ?? err, requestId: ctx?.requestId }, 'internal error');
     sendProblem(res, err, req, ctx?.requestId ?? '');
   }
@@ -202,6 +203,12 @@ function hostHeaderProblem(req: IncomingMessage): string | null {
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).length === 4 && (raw[i] as string).toLowerCase() === 'host') hosts++;
   return hosts > 1 ? 'more than one Host header' : null;
+}
+
+/** Whether body bytes may follow the request's headers. */
+function mayHaveBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 function tooLarge(max: number): GatewayError {
