@@ -218,7 +218,8 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
     // stops sending mid-body must not hold the caller forever.
     proxyRes.on('data', () => x.timer?.refresh());
     // A body cut short must never look complete: on an early close, destroy the caller's connection.
-    proxyRes.once('close', () => {
+    // 'close' comes once; `on` spares the once-wrapper.
+    proxyRes.on('close', () => {
       if (x.done || proxyRes.complete) return;
       x.res.destroy();
       finish(x, CountedFailure.of(x.responseTimedOut ? 'timeout' : 'failure'));

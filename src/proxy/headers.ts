@@ -50,6 +50,9 @@ export function relayedResponseHeaders(raw: readonly string[], requestId: string
 
 /** Header names a `Connection` value nominates as hop-by-hop, never the ones the gateway relies on. */
 function nominatedBy(connection: string, into: Set<string> = new Set()): Set<string> {
+  // The usual values name no header: skip the split.
+  const plain = connection.length <= 10 ? connection.toLowerCase() : '';
+  if (plain === 'keep-alive' || plain === 'close') return into;
   for (const token of connection.split(',')) {
     const name = token.trim().toLowerCase();
     // Naming X-Forwarded-For in `Connection` must not hide the caller's address from the upstream.

@@ -3,6 +3,9 @@
  * ways, the upstream's own Host, X-Forwarded-* from what the gateway saw (kept only from a
  * trusted proxy), X-Request-Id kept when valid, replaced when not, and sent both ways.
  */
+import http from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { expectProblem, parseRaw, rawRequest, request, startGateway, type StartedGateway } from '../helpers/gateway';
 import { startUpstream, type ControlledUpstream } from '../helpers/upstream';
 
@@ -156,5 +159,50 @@ describe('headers', () => {
     const r = await request(plain.url, '/nowhere', { headers: { 'X-Request-Id': 'trace-123' } });
     const body = expectProblem(r, { status: 404, code: 'ROUTE_NOT_FOUND', forwarded: false, retryable: false });
     expect(body.requestId).toBe('trace-123');
+  });
+});
+
+describe('response headers as the upstream wrote them', () => {
+  let server: http.Server;
+  let g: StartedGateway;
+
+  beforeAll(async () => {
+    // Repeated Set-Cookie, mixed-case names and an X-Request-Id of the upstream's own cannot be
+    // expressed through the shared helper's header object, so this upstream writes them itself.
+    server = http.createServer((_req, res) => {
+      res.writeHead(201, 'Made It', [
+        'Set-Cookie', 'a=1; Path=/',
+        'X-MiXeD-Case', 'kept',
+        'Set-Cookie', 'b=2; Path=/',
+        'X-Request-Id', 'upstream-chose-this',
+        'Connection', 'keep-alive, X-Hop',
+        'X-Hop', 'internal',
+        'Content-Type', 'text/plain',
+        'Content-Length', '2',
+      ]);
+      res.end('ok');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    g = await startGateway({ upstreams: { raw: { url: `http://127.0.0.1:${port}` } }, routes: [{ path: '/api', upstream: 'raw' }] });
+  });
+  afterAll(async () => {
+    await g.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  it('keeps repeated headers separate, names in their case, status and reason; drops hop-by-hop ones and the upstream\'s request id', async () => {
+    const raw = await rawRequest(g.url, 'GET /api/x HTTP/1.1\r\nHost: gw\r\nX-Request-Id: caller-1\r\nConnection: close\r\n\r\n');
+    const [head = '', body] = raw.split('\r\n\r\n');
+    const lines = head.split('\r\n');
+    expect(lines[0]).toBe('HTTP/1.1 201 Made It');
+    expect(lines.filter((l) => l.startsWith('Set-Cookie: '))).toEqual(['Set-Cookie: a=1; Path=/', 'Set-Cookie: b=2; Path=/']);
+    expect(lines).toContain('X-MiXeD-Case: kept');
+    expect(lines.filter((l) => /^x-request-id:/i.test(l))).toEqual(['X-Request-Id: caller-1']);
+    expect(lines.some((l) => /^x-hop:/i.test(l))).toBe(false);
+    expect(lines.filter((l) => /^connection:/i.test(l))).toEqual(['Connection: close']);
+    expect(body).toBe('ok');
   });
 });
