@@ -1,7 +1,7 @@
 import type { LatencySummary } from './histogram';
 import type { LoadResult } from './load';
 import type { PacedResult } from './paced-load';
-import type { TargetId } from './targets';
+import { GATEWAY_NODE_FLAGS, type TargetId } from './targets';
 
 export interface TargetResult {
   id: TargetId;
@@ -219,6 +219,7 @@ Do not edit by hand: run the benchmark again.
 | OS | ${r.machine.platform} ${r.machine.kernel} |
 | busy before the run | ${r.machine.busyBeforePercent === null ? 'unknown' : `${r.machine.busyBeforePercent.toFixed(0)} % (other processes)`} |
 | core pinning | ${r.pinning} |
+| gateway node flags | ${GATEWAY_NODE_FLAGS.join(' ')} (as \`npm start\` and the Docker image run it) |
 | load generator | ${r.loader}, ${r.settings.connections as number} connections, ${r.settings.warmup as number} s warm-up then ${r.settings.duration as number} s per target |
 | upstream | ${r.upstream === 'net' ? 'minimal HTTP/1.1 responder on node:net (nginx-like cost)' : 'node:http'}, 218-byte JSON, same process for (b)–(e) |
 

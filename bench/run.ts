@@ -24,7 +24,7 @@ interface Context {
 function startTarget(ctx: Context, id: TargetId, nodeFlags: string[] = []): Promise<BenchProcess> {
   const spec = TARGETS[id];
   const args = id === 'a' ? ['--kind', ctx.opts.upstream] : ['--upstream', ctx.upstream.url];
-  return BenchProcess.start(`(${id}) ${spec.label}`, spec.script, args, { core: ctx.pinning.targetCore, nodeFlags: [...ctx.opts.targetNodeFlags, ...nodeFlags] });
+  return BenchProcess.start(`(${id}) ${spec.label}`, spec.script, args, { core: ctx.pinning.targetCore, nodeFlags: [...(spec.nodeFlags ?? []), ...ctx.opts.targetNodeFlags, ...nodeFlags] });
 }
 
 /**
