@@ -1,4 +1,5 @@
 import { CATALOG, type ErrorCode } from './catalog';
+import { StacklessError } from './stackless-error';
 
 /** Extra members of a problem beyond those derived from the catalog. */
 export interface GatewayErrorOptions {
@@ -18,19 +19,14 @@ export interface GatewayErrorOptions {
   cause?: unknown;
 }
 
-/** A failure the gateway answers itself, carrying one catalog code. */
-export class GatewayError extends Error {
+/** A failure the gateway answers itself, carrying one catalog code (no stack: see StacklessError). */
+export class GatewayError extends StacklessError {
   readonly code: ErrorCode;
   readonly status: number;
   readonly options: GatewayErrorOptions;
 
   constructor(code: ErrorCode, options: GatewayErrorOptions = {}) {
-    // No stack: this is an answer to a caller, never logged with one (an internal error's
-    // `cause` keeps its own), and capturing it costs more than rendering the problem.
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
     super(options.detail ?? CATALOG[code].title, options.cause === undefined ? undefined : { cause: options.cause });
-    Error.stackTraceLimit = limit;
     this.name = 'GatewayError';
     this.code = code;
     this.status = CATALOG[code].status;

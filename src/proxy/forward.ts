@@ -6,7 +6,7 @@ import type { UpstreamConfig } from '../config/types';
 import { classifyFailure } from '../errors/classify';
 import { GatewayError } from '../errors/gateway-error';
 import { CountedFailure, IgnoredOutcome } from '../upstreams/breaker';
-import { relayedResponseHeaders, stripHopByHop } from './headers';
+import { announcesBody, relayedResponseHeaders, stripHopByHop } from './headers';
 
 /** One caller request handed to an upstream. */
 export interface ExchangeRequest {
@@ -80,11 +80,6 @@ class Exchange {
     readonly resolve: () => void,
     readonly reject: (err: Error) => void,
   ) {}
-
-  hasBody(): boolean {
-    const length = this.req.headers['content-length'];
-    return this.body !== undefined || (length !== undefined && length !== '0');
-  }
 }
 
 /**
@@ -223,7 +218,7 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
     proxyRes.on('close', () => {
       if (x.done || proxyRes.complete) return;
       x.res.destroy();
-      finish(x, CountedFailure.of(x.responseTimedOut ? 'timeout' : 'failure'));
+      finish(x, new CountedFailure(x.responseTimedOut ? 'timeout' : 'failure'));
     });
     proxyRes.pipe(x.res);
   }
@@ -236,7 +231,7 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
     // A keep-alive socket the upstream had already closed: nothing was processed there, and
     // a bodyless idempotent request may safely go again on a fresh connection, once.
     if (!x.retried && x.proxyReq?.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE') && !x.res.headersSent
-      && RETRY_SAFE.has(x.req.method ?? '') && !x.hasBody()) {
+      && RETRY_SAFE.has(x.req.method ?? '') && x.body === undefined && !announcesBody(x.req.headers)) {
       x.retried = true;
       x.proxyReq = undefined;
       x.connected = false;
@@ -245,20 +240,20 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
     }
     const c = classifyFailure({ code, connectTimedOut: x.connectTimedOut, responseTimedOut: x.responseTimedOut, connected: x.connected });
     x.fail(new GatewayError(c.code, { forwarded: c.forwarded, upstream: upstream.name, detail: detailOf(c.code, upstream), cause: err }));
-    finish(x, CountedFailure.of(c.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'failure'));
+    finish(x, new CountedFailure(c.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'failure'));
   }
 
   function callerGone(x: Exchange | undefined): void {
     if (!x || x.done) return;
     x.proxyReq?.destroy();
-    finish(x, IgnoredOutcome.of('caller went away'));
+    finish(x, new IgnoredOutcome('caller went away'));
   }
 
   /** The caller's response is over: relayed completely, or cut (by the caller, or by us above). */
   function onCallerClose(this: ServerResponse): void {
     const x = exchangeOf(this.req);
     if (!x || x.done) return;
-    if (this.writableFinished) finish(x, x.failedStatus ? CountedFailure.of('failure') : undefined);
+    if (this.writableFinished) finish(x, x.failedStatus ? new CountedFailure('failure') : undefined);
     else callerGone(x);
   }
 

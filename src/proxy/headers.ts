@@ -43,9 +43,15 @@ export function relayedResponseHeaders(raw: readonly string[], requestId: string
     }
     out.push(name, raw[i + 1] as string);
   }
-  if (nominated !== undefined && nominated.size > 0) return withoutNominated(out, nominated, requestId);
-  out.push('X-Request-Id', requestId);
-  return out;
+  const relayed = nominated !== undefined && nominated.size > 0 ? withoutNominated(out, nominated) : out;
+  relayed.push('X-Request-Id', requestId);
+  return relayed;
+}
+
+/** Whether body bytes follow a request's headers (an announced, non-zero length or a chunked body). */
+export function announcesBody(headers: IncomingHttpHeaders): boolean {
+  const length = headers['content-length'];
+  return headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** Header names a `Connection` value nominates as hop-by-hop, never the ones the gateway relies on. */
@@ -61,11 +67,10 @@ function nominatedBy(connection: string, into: Set<string> = new Set()): Set<str
   return into;
 }
 
-function withoutNominated(flat: readonly string[], nominated: ReadonlySet<string>, requestId: string): string[] {
+function withoutNominated(flat: readonly string[], nominated: ReadonlySet<string>): string[] {
   const out: string[] = [];
   for (let i = 0; i < flat.length; i += 2) {
     if (!nominated.has((flat[i] as string).toLowerCase())) out.push(flat[i] as string, flat[i + 1] as string);
   }
-  out.push('X-Request-Id', requestId);
   return out;
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors/gateway-error';
 import { sendProblem } from '../errors/problem';
 import type { TrustedProxies } from '../proxy/forwarded-for';
+import { announcesBody } from '../proxy/headers';
 import { retryAfterSeconds } from '../routing/preflight';
 import type { Preflight } from '../routing/preflight-probe';
 import { unsafePathReason } from '../routing/path-safety';
@@ -65,7 +66,7 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     if (ctx) ctx.code = err.code;
     // An unread body would have to be drained to reuse the connection; closing is cheaper and safer.
     // (A bodyless request is not `complete` yet while it is answered synchronously, and keeps its connection.)
-    if (!req.complete && mayHaveBody(req)) res.shouldKeepAlive = false;
+    if (!req.complete && announcesBody(req.headers)) res.shouldKeepAlive = false;
     if (err.code === 'INTERNAL_ERROR') deps.logger.error({ err: err.options.cause ?? err, requestId: ctx?.requestId }, 'internal error');
     sendProblem(res, err, req, ctx?.requestId ?? '');
   }
@@ -203,12 +204,6 @@ function hostHeaderProblem(req: IncomingMessage): string | null {
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).length === 4 && (raw[i] as string).toLowerCase() === 'host') hosts++;
   return hosts > 1 ? 'more than one Host header' : null;
-}
-
-/** Whether body bytes may follow the request's headers. */
-function mayHaveBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 function tooLarge(max: number): GatewayError {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import CircuitBreaker from 'opossum';
 import type { BreakerSettings } from '../config/types';
+import { StacklessError } from '../errors/stackless-error';
 import type { Clock } from '../server/clock';
 
 export type BreakerStateName = 'closed' | 'open' | 'half-open';
@@ -37,52 +38,25 @@ export interface Transition {
   reason: TransitionReason;
 }
 
-/**
- * Runs `build` with stack capture off. The breaker's refusals and outcomes are control flow,
- * made on the hot path and never logged with a stack; capturing one costs more than the rest
- * of a refusal.
- */
-export function withoutStack<T>(build: () => T): T {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return build();
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}
-
 /** Thrown (as a rejection) when the breaker refuses a call; carries what the caller needs for Retry-After. */
-export class BreakerRejection extends Error {
+export class BreakerRejection extends StacklessError {
   constructor(
     readonly kind: 'open' | 'overloaded',
     readonly retryAtMs: number | null,
   ) {
     super(kind === 'open' ? 'breaker is open' : 'concurrency limit reached');
   }
-
-  static of(kind: 'open' | 'overloaded', retryAtMs: number | null): BreakerRejection {
-    return withoutStack(() => new BreakerRejection(kind, retryAtMs));
-  }
 }
 
 /** A call's result that must count as a breaker failure although it is not an exception. */
-export class CountedFailure extends Error {
+export class CountedFailure extends StacklessError {
   constructor(readonly kind: 'failure' | 'timeout') {
     super(kind);
-  }
-
-  static of(kind: 'failure' | 'timeout'): CountedFailure {
-    return withoutStack(() => new CountedFailure(kind));
   }
 }
 
 /** An outcome that must count neither way (the caller went away). opossum counts filtered errors as successes. */
-export class IgnoredOutcome extends Error {
-  static of(reason: string): IgnoredOutcome {
-    return withoutStack(() => new IgnoredOutcome(reason));
-  }
-}
+export class IgnoredOutcome extends StacklessError {}
 
 interface BreakerEvents {
   transition: [Transition];
@@ -136,7 +110,7 @@ export class Breaker extends EventEmitter<BreakerEvents> {
   refusal(): BreakerRejection | null {
     if (this.view.value !== 'open') return null;
     this.emit('outcome', 'rejection', 0);
-    return BreakerRejection.of('open', this.retryAt());
+    return new BreakerRejection('open', this.retryAt());
   }
 
   /** Runs one exchange through the breaker. Rejects with BreakerRejection when refused. */
@@ -148,8 +122,8 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     const call = cb.halfOpen ? this.guardTrial(exchange) : exchange;
     return (cb.fire(call) as Promise<T>).then(undefined, (err: unknown) => {
       const code = (err as { code?: string }).code;
-      if (code === 'EOPENBREAKER') throw BreakerRejection.of('open', this.retryAt());
-      if (code === 'ESEMLOCKED') throw BreakerRejection.of('overloaded', null);
+      if (code === 'EOPENBREAKER') throw new BreakerRejection('open', this.retryAt());
+      if (code === 'ESEMLOCKED') throw new BreakerRejection('overloaded', null);
       throw err;
     });
   }
