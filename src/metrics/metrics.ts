@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, type Registry } from 'prom-client';
 import type { RequestContext } from '../server/request-context';
 import type { RequestObserver, TrafficState } from '../server/traffic';
 import type { BreakerStateName, Transition } from '../upstreams/breaker';
 import type { UpstreamRegistry } from '../upstreams/registry';
+import { RequestCounter, RequestHistogram, type CounterSeries, type HistogramSeries } from './request-series';
 
 /** Latency buckets (seconds) for a gateway: 1 ms (a refusal) to 30 s (a slow upstream's timeout). */
 export const DURATION_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -26,8 +27,8 @@ export interface MetricsOptions {
 }
 
 interface RequestChildren {
-  count: Counter.Internal;
-  duration: Histogram.Internal<string>;
+  count: CounterSeries;
+  duration: HistogramSeries;
 }
 
 /**
@@ -54,19 +55,19 @@ export class Metrics {
     const ownPaths = options.ownPaths ?? new Set<string>();
     if (options.processMetrics ?? true) collectDefaultMetrics({ register, prefix: 'breakwater_' });
 
-    const requests = new Counter({
-      name: 'breakwater_requests_total',
-      help: 'Requests on the traffic listener by matched route, upstream, method, HTTP status and gateway error code ("" for an upstream\'s own answer).',
-      labelNames: ['route', 'upstream', 'method', 'status', 'status_class', 'code'],
-      registers: [register],
-    });
-    const duration = new Histogram({
-      name: 'breakwater_request_duration_seconds',
-      help: 'Time from a request\'s arrival until its response was over, by matched route, upstream, method and status class.',
-      labelNames: ['route', 'upstream', 'method', 'status_class'],
-      buckets: [...DURATION_BUCKETS],
-      registers: [register],
-    });
+    // The two series every request touches are counted outside prom-client's classes (see
+    // request-series.ts); the registry formats them like its own.
+    const requests = new RequestCounter(
+      'breakwater_requests_total',
+      'Requests on the traffic listener by matched route, upstream, method, HTTP status and gateway error code ("" for an upstream\'s own answer).',
+    );
+    requests.registerIn(register);
+    const duration = new RequestHistogram(
+      'breakwater_request_duration_seconds',
+      'Time from a request\'s arrival until its response was over, by matched route, upstream, method and status class.',
+      DURATION_BUCKETS,
+    );
+    duration.registerIn(register);
     const transitions = new Counter({
       name: 'breakwater_breaker_transitions_total',
       help: 'Breaker state changes by upstream, from, to and reason.',
@@ -120,8 +121,7 @@ export class Metrics {
       this.detach.push(() => u.breaker.off('transition', onTransition));
     }
 
-    // prom-client hashes the label object on every labels() call; the set of label
-    // combinations is bounded, so the children are looked up by one string key instead.
+    // The set of label combinations is bounded, so a request finds its series by one string key.
     const children = new Map<string, RequestChildren>();
     this.observe = (ctx: RequestContext, req: IncomingMessage, res: ServerResponse): void => {
       const method = METHODS.has(req.method ?? '') ? (req.method as string) : 'OTHER';
@@ -135,12 +135,12 @@ export class Metrics {
       if (child === undefined) {
         const statusClass = answered ? `${status.charAt(0)}xx` : 'aborted';
         child = {
-          count: requests.labels(route, upstream, method, status, statusClass, code),
-          duration: duration.labels(route, upstream, method, statusClass),
+          count: requests.series(key, { route, upstream, method, status, status_class: statusClass, code }),
+          duration: duration.series(`${route}\u0000${upstream}\u0000${method}\u0000${statusClass}`, { route, upstream, method, status_class: statusClass }),
         };
         children.set(key, child);
       }
-      child.count.inc();
+      child.count.value++;
       child.duration.observe((performance.now() - ctx.startedAt) / 1000);
     };
   }

@@ -1,6 +1,6 @@
 import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import type { UpstreamConfig } from '../config/types';
 import { classifyFailure } from '../errors/classify';
@@ -95,8 +95,13 @@ class Exchange {
  */
 export function createForwarder(upstream: UpstreamConfig): Forwarder {
   const isHttps = upstream.url.startsWith('https:');
+  const target = targetOf(upstream.url);
   const agentOptions = {
     keepAlive: true,
+    // What Node would work out from the Host header (changeOrigin makes it the target's) on
+    // every request; given here, the agent's per-request copy of the options need not grow.
+    // It is the TLS SNI name, so an IP address gives none, as Node does.
+    servername: upstream.tls?.servername ?? (isIP(target.hostname) ? '' : target.hostname),
     // Below the 5 s keep-alive timeout most servers use, so the upstream rarely closes a socket we are about to reuse.
     timeout: 4000,
     maxFreeSockets: 256,
@@ -107,7 +112,6 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
         ...agentOptions,
         rejectUnauthorized: upstream.tls?.rejectUnauthorized ?? true,
         ...(upstream.tls?.ca ? { ca: upstream.tls.ca } : {}),
-        ...(upstream.tls?.servername ? { servername: upstream.tls.servername } : {}),
       })
     : new http.Agent(agentOptions);
 
@@ -128,7 +132,7 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
   proxyServer.on('econnreset', (_err: Error, req: IncomingMessage) => callerGone(exchangeOf(req)));
 
   const baseOptions = {
-    target: targetOf(upstream.url),
+    target,
     changeOrigin: true,
     agent,
     xfwd: false,
