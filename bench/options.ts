@@ -2,8 +2,14 @@ import { TARGET_IDS, type TargetId } from './targets';
 import type { LoaderName } from './load';
 
 export interface BenchOptions {
-  /** Seconds of each closed-loop throughput measurement. */
+  /** Seconds of each closed-loop throughput window. */
   duration: number;
+  /**
+   * Throughput windows per target. All targets stay up and take their windows in turn
+   * (b, c, d, e, b, c, …), so a slow spell of a shared machine hits every target alike;
+   * ratios are the median over rounds.
+   */
+  rounds: number;
   connections: number;
   /** Seconds of load before each measurement, discarded. */
   warmup: number;
@@ -46,7 +52,9 @@ proxy, (c) fastify + @fastify/http-proxy, (d) the gateway with production defaul
 (e) the gateway's open-breaker path; then a fixed-rate latency run of (b) and (d) and a
 memory run of (d). Writes results.json and RESULTS.md.
 
-  --duration S            seconds per throughput measurement (10; quick 3)
+  --duration S            seconds per throughput window (3; quick 3)
+  --rounds N              throughput windows per target, taken in turn across the targets;
+                          ratios are the median over rounds (5; quick 1)
   --connections N         concurrent connections (50)
   --warmup S              seconds of discarded load before each measurement (3; quick 1)
   --only a,b,...          targets to run (all)
@@ -72,8 +80,8 @@ memory run of (d). Writes results.json and RESULTS.md.
                           partial and experimental runs never overwrite it)
 `;
 
-const FULL = { duration: 10, warmup: 3, memoryRequests: 1_000_000, peakDuration: 5, singleDuration: 2, latencyDuration: 10, waitQuiet: 30 };
-const QUICK = { duration: 3, warmup: 1, memoryRequests: 100_000, peakDuration: 2, singleDuration: 1, latencyDuration: 3, waitQuiet: 0 };
+const FULL = { duration: 3, rounds: 5, warmup: 3, memoryRequests: 1_000_000, peakDuration: 5, singleDuration: 2, latencyDuration: 10, waitQuiet: 30 };
+const QUICK = { duration: 3, rounds: 1, warmup: 1, memoryRequests: 100_000, peakDuration: 2, singleDuration: 1, latencyDuration: 3, waitQuiet: 0 };
 
 export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
   if (argv.includes('--help') || argv.includes('-h')) return 'help';
@@ -111,6 +119,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     switch (flag) {
       case '--quick': break;
       case '--duration': o.duration = num(1); break;
+      case '--rounds': o.rounds = Math.round(num(1)); break;
       case '--connections': o.connections = Math.round(num(1)); break;
       case '--warmup': o.warmup = num(0); break;
       case '--memory-requests': o.memoryRequests = Math.round(num(0)); break;

@@ -6,8 +6,11 @@ import { GATEWAY_NODE_FLAGS, type TargetId } from './targets';
 export interface TargetResult {
   id: TargetId;
   label: string;
+  /** The target's median window (by req/s) of its throughput rounds. */
   throughput: LoadResult;
-  /** CPU used by the target during the throughput run, % of one core. */
+  /** req/s of every round, in order (absent in results from before rounds existed). */
+  roundsRps?: number[];
+  /** CPU used by the target during that window, % of one core. */
   targetCpuPercent: number;
   /** CPU used by the load generator and the shared upstream (core 0), % of one core. */
   loadCpuPercent: number;
@@ -149,6 +152,18 @@ export function rssWindows(m: MemoryResult): { first: number; last: number } {
   return { first, last };
 }
 
+/** Throughput windows per target (1 in results from before rounds existed). */
+function roundsOf(r: BenchResults): number {
+  return typeof r.settings.rounds === 'number' ? r.settings.rounds : 1;
+}
+
+/** req/s of each target in each round, when there was more than one. */
+function roundsLine(r: BenchResults): string {
+  const rows = Object.values(r.targets).filter((x) => (x.roundsRps?.length ?? 0) > 1);
+  if (rows.length === 0) return '';
+  return `req/s by round: ${rows.map((x) => `(${x.id}) ${(x.roundsRps ?? []).map((v) => Math.round(v).toLocaleString('en-US')).join(' / ')}`).join(';  ')}`;
+}
+
 const verdict = (c: Check): string => (c.pass === null ? 'SKIP' : c.pass ? 'PASS' : 'FAIL');
 
 function throughputRows(r: BenchResults): string[][] {
@@ -187,7 +202,9 @@ function checkRows(r: BenchResults): string[][] {
 }
 
 export function consoleReport(r: BenchResults): string {
-  const out = [`\nThroughput (${r.loader}, c=${r.settings.connections as number}, ${r.settings.duration as number} s each; ${r.pinning})`, textTable(throughputRows(r))];
+  const out = [`\nThroughput (${r.loader}, c=${r.settings.connections as number}, ${roundsOf(r)} × ${r.settings.duration as number} s each, in turn; ${r.pinning})`, textTable(throughputRows(r))];
+  const perRound = roundsLine(r);
+  if (perRound) out.push(perRound);
   out.push(`\nRatios: d/b ${ratio(r.ratios.dOverB)}   d/c ${ratio(r.ratios.dOverC)}   e/d ${ratio(r.ratios.eOverD)}   (from CPU µs per request: ${costRatios(r)})`);
   if (r.latencyRun) {
     const { b, d } = r.latencyRun;
@@ -220,13 +237,16 @@ Do not edit by hand: run the benchmark again.
 | busy before the run | ${r.machine.busyBeforePercent === null ? 'unknown' : `${r.machine.busyBeforePercent.toFixed(0)} % (other processes)`} |
 | core pinning | ${r.pinning} |
 | gateway node flags | ${GATEWAY_NODE_FLAGS.join(' ')} (as \`npm start\` and the Docker image run it) |
-| load generator | ${r.loader}, ${r.settings.connections as number} connections, ${r.settings.warmup as number} s warm-up then ${r.settings.duration as number} s per target |
+| load generator | ${r.loader}, ${r.settings.connections as number} connections, ${r.settings.warmup as number} s warm-up, then ${roundsOf(r)} window${roundsOf(r) === 1 ? '' : 's'} of ${r.settings.duration as number} s per target, taken in turn |
 | upstream | ${r.upstream === 'net' ? 'minimal HTTP/1.1 responder on node:net (nginx-like cost)' : 'node:http'}, 218-byte JSON, same process for (b)–(e) |
 
 ## Throughput
 
-Each target runs in its own process, started fresh. (a) is a second upstream process on the
-target core. *target CPU* is the target's CPU time over the run (100 % = its core is saturated,
+Each target runs in its own process; all are started and warmed up, then they take their
+throughput windows in turn (b, c, d, e, b, c, …) for ${roundsOf(r)} round${roundsOf(r) === 1 ? '' : 's'}, so that a slow spell of the machine
+falls on every target rather than on whichever ran at the time. Each row is the target's
+median window; the ratios are the median over rounds of the same ratio within a round.
+(a) is a second upstream process on the target core. *target CPU* is the target's CPU time over the run (100 % = its core is saturated,
 so the figure is the target's own limit); *other CPU* is what processes outside the benchmark
 took from the two cores meanwhile (anything above a few % means the machine was not quiet).
 *CPU µs/req* is the target's CPU time per answered request; it holds up better than req/s
@@ -238,6 +258,8 @@ ${r.settings.peakConnections as number} connections.
 ${markdownTable(throughputRows(r))}
 
 Ratios: **d/b ${ratio(r.ratios.dOverB)}**, **d/c ${ratio(r.ratios.dOverC)}**, **e/d ${ratio(r.ratios.eOverD)}**.
+${roundsLine(r)}
+
 The same ratios from CPU cost per request (what each target would do with a whole core to
 itself, barring batching effects): ${costRatios(r)}.
 

@@ -51,35 +51,82 @@ function loadOf(ctx: Context, id: TargetId, proc: BenchProcess, over: Partial<Lo
 
 const fmt = (x: LoadResult): string => `${Math.round(x.rps).toLocaleString('en-US')} req/s, p50 ${x.latency.p50.toFixed(2)} ms, p99 ${x.latency.p99.toFixed(2)} ms, ${x.errors} errors`;
 
-async function measureTarget(ctx: Context, id: TargetId): Promise<TargetResult> {
+/** One throughput window of one target, with the CPU figures taken around it. */
+interface Window {
+  result: LoadResult;
+  targetCpu: number;
+  loadCpu: number;
+  foreignCpu: number | null;
+}
+
+/** The window whose req/s is the median of a target's rounds (the lower middle one for an even count). */
+function medianWindow(windows: readonly Window[]): Window {
+  const sorted = [...windows].sort((x, y) => x.result.rps - y.result.rps);
+  return sorted[Math.floor((sorted.length - 1) / 2)] as Window;
+}
+
+/**
+ * Measures every target of `ids`: all are started (each in its own process) and warmed up,
+ * then they take their throughput windows in turn, round after round, so that a slow spell
+ * of a shared machine falls on all of them rather than on whichever ran at the time. Then
+ * each gets its peak-RSS and single-request runs.
+ */
+async function measureTargets(ctx: Context, ids: readonly TargetId[]): Promise<{ results: Partial<Record<TargetId, TargetResult>>; rounds: Partial<Record<TargetId, number>>[] }> {
   const { opts } = ctx;
-  const spec = TARGETS[id];
-  const proc = await startTarget(ctx, id);
+  const procs = new Map<TargetId, BenchProcess>();
   try {
-    log(`(${id}) ${spec.label}: pid ${proc.pid}, ${opts.warmup} s warm-up, ${opts.duration} s at c=${opts.connections}`);
-    if (opts.warmup > 0) await runLoad(opts.loader, loadOf(ctx, id, proc, { duration: opts.warmup }));
-    const { result: throughput, targetCpu, loadCpu, foreignCpu } = await measureQuietly(ctx, proc, () => runLoad(opts.loader, loadOf(ctx, id, proc)));
-    log(`    ${fmt(throughput)}; target CPU ${targetCpu.toFixed(0)} %, core 0 ${loadCpu.toFixed(0)} %${foreignCpu === null ? '' : `, other processes ${foreignCpu.toFixed(0)} %`}`);
-    const peak = await runLoad(opts.loader, loadOf(ctx, id, proc, { connections: opts.peakConnections, duration: opts.peakDuration }));
-    const stats = await proc.stats();
-    log(`    c=${opts.peakConnections}: ${fmt(peak)}; peak RSS ${(stats.peakRss / 2 ** 20).toFixed(0)} MB`);
-    const single = opts.singleDuration > 0 ? (await runLoad(opts.loader, loadOf(ctx, id, proc, { connections: 1, duration: opts.singleDuration }))).latency : null;
-    if (single) log(`    c=1: p50 ${single.p50.toFixed(3)} ms, p99 ${single.p99.toFixed(3)} ms`);
-    return {
-      id,
-      label: spec.label,
-      throughput,
-      targetCpuPercent: targetCpu,
-      loadCpuPercent: loadCpu,
-      foreignCpuPercent: foreignCpu,
-      peak: { connections: opts.peakConnections, rps: peak.rps, errors: peak.errors, peakRssBytes: stats.peakRss },
-      single,
-      cpusAllowed: stats.cpusAllowed,
-      counters: stats.counters,
-    };
+    for (const id of ids) procs.set(id, await startTarget(ctx, id));
+    for (const [id, proc] of procs) {
+      log(`(${id}) ${TARGETS[id].label}: pid ${proc.pid}, ${opts.warmup} s warm-up`);
+      if (opts.warmup > 0) await runLoad(opts.loader, loadOf(ctx, id, proc, { duration: opts.warmup }));
+    }
+    const windows = new Map<TargetId, Window[]>(ids.map((id) => [id, []]));
+    const rounds: Partial<Record<TargetId, number>>[] = [];
+    for (let round = 1; round <= opts.rounds; round++) {
+      const rps: Partial<Record<TargetId, number>> = {};
+      for (const [id, proc] of procs) {
+        const { result, targetCpu, loadCpu, foreignCpu } = await measureQuietly(ctx, proc, () => runLoad(opts.loader, loadOf(ctx, id, proc)));
+        log(`(${id}) round ${round}/${opts.rounds}: ${fmt(result)}; target CPU ${targetCpu.toFixed(0)} %, core 0 ${loadCpu.toFixed(0)} %${foreignCpu === null ? '' : `, other processes ${foreignCpu.toFixed(0)} %`}`);
+        windows.get(id)?.push({ result, targetCpu, loadCpu, foreignCpu });
+        rps[id] = result.rps;
+      }
+      rounds.push(rps);
+    }
+    const results: Partial<Record<TargetId, TargetResult>> = {};
+    for (const [id, proc] of procs) {
+      const median = medianWindow(windows.get(id) ?? []);
+      const peak = await runLoad(opts.loader, loadOf(ctx, id, proc, { connections: opts.peakConnections, duration: opts.peakDuration }));
+      const stats = await proc.stats();
+      log(`(${id}) c=${opts.peakConnections}: ${fmt(peak)}; peak RSS ${(stats.peakRss / 2 ** 20).toFixed(0)} MB`);
+      const single = opts.singleDuration > 0 ? (await runLoad(opts.loader, loadOf(ctx, id, proc, { connections: 1, duration: opts.singleDuration }))).latency : null;
+      if (single) log(`(${id}) c=1: p50 ${single.p50.toFixed(3)} ms, p99 ${single.p99.toFixed(3)} ms`);
+      results[id] = {
+        id,
+        label: TARGETS[id].label,
+        throughput: median.result,
+        targetCpuPercent: median.targetCpu,
+        loadCpuPercent: median.loadCpu,
+        foreignCpuPercent: median.foreignCpu,
+        roundsRps: (windows.get(id) ?? []).map((w) => w.result.rps),
+        peak: { connections: opts.peakConnections, rps: peak.rps, errors: peak.errors, peakRssBytes: stats.peakRss },
+        single,
+        cpusAllowed: stats.cpusAllowed,
+        counters: stats.counters,
+      };
+    }
+    return { results, rounds };
   } finally {
-    await proc.stop();
+    for (const proc of procs.values()) await proc.stop();
   }
+}
+
+/** The median over rounds of x/y, each round's two targets measured a few seconds apart. */
+function medianRatio(rounds: readonly Partial<Record<TargetId, number>>[], x: TargetId, y: TargetId): number | null {
+  const rs = rounds.flatMap((r) => (r[x] !== undefined && r[y] !== undefined && r[y] !== 0 ? [r[x] / r[y]] : []));
+  if (rs.length === 0) return null;
+  rs.sort((a, b) => a - b);
+  const mid = Math.floor(rs.length / 2);
+  return rs.length % 2 === 1 ? (rs[mid] as number) : ((rs[mid - 1] as number) + (rs[mid] as number)) / 2;
 }
 
 async function latencyRun(ctx: Context, d: TargetResult): Promise<BenchResults['latencyRun']> {
@@ -220,8 +267,11 @@ async function main(): Promise<number> {
   let latency: BenchResults['latencyRun'] = null;
   let memory: MemoryResult | null = null;
   let profile: string | null = null;
+  let rounds: Partial<Record<TargetId, number>>[] = [];
   try {
-    for (const id of opts.only) targets[id] = await measureTarget(ctx, id);
+    const measured = await measureTargets(ctx, opts.only);
+    Object.assign(targets, measured.results);
+    rounds = measured.rounds;
     if (targets.b && targets.d && opts.latencyDuration > 0) latency = await latencyRun(ctx, targets.d);
     if (targets.d && opts.memoryRequests > 0) memory = await memoryRun(ctx);
     if (opts.profile) profile = await profileRun(ctx, path.join(outDir, 'profiles'));
@@ -229,8 +279,6 @@ async function main(): Promise<number> {
     await upstream.stop();
   }
 
-  const rps = (id: TargetId): number | null => targets[id]?.throughput.rps ?? null;
-  const div = (x: number | null, y: number | null): number | null => (x === null || y === null || y === 0 ? null : x / y);
   const partial = {
     schema: 1 as const,
     date: new Date().toISOString(),
@@ -243,7 +291,7 @@ async function main(): Promise<number> {
     upstream: opts.upstream,
     settings: { ...opts, out: undefined },
     targets,
-    ratios: { dOverB: div(rps('d'), rps('b')), dOverC: div(rps('d'), rps('c')), eOverD: div(rps('e'), rps('d')) },
+    ratios: { dOverB: medianRatio(rounds, 'd', 'b'), dOverC: medianRatio(rounds, 'd', 'c'), eOverD: medianRatio(rounds, 'e', 'd') },
     latencyRun: latency,
     memory,
   };
