@@ -10,7 +10,7 @@ import type { Metrics } from '../metrics/metrics';
 import type { Clock } from '../server/clock';
 import { createClientErrorHandler } from '../server/client-error';
 import { problemErrorHandler } from '../server/express-errors';
-import { setContext } from '../server/request-context';
+import { RequestContext, setContext } from '../server/request-context';
 import { requestIdOf } from '../server/request-id';
 import type { UpstreamRegistry } from '../upstreams/registry';
 import { adminAuth } from './auth';
@@ -43,7 +43,7 @@ export function createAdminApp(deps: AdminAppDeps): Express {
   const requestLog = createRequestLogger(deps.logger);
   app.use((req, res, next) => {
     const requestId = requestIdOf(req);
-    setContext(req, { requestId, startedAt: performance.now() });
+    setContext(req, new RequestContext(requestId, performance.now()));
     requestLog(req, res);
     res.setHeader('X-Request-Id', requestId);
     res.setHeader('Cache-Control', 'no-store');

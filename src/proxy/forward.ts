@@ -16,8 +16,11 @@ export interface ExchangeRequest {
   requestId: string;
   /** A fully buffered body (chunked requests are buffered to enforce maxBodyBytes first). */
   body?: Buffer;
-  /** Answers the caller with a gateway problem (the traffic handler renders and records it). */
-  fail(err: GatewayError): void;
+  /**
+   * Answers the caller with a gateway problem (the traffic handler renders and records it).
+   * One function for all requests, handed the request's own objects: no closure per request.
+   */
+  fail(req: IncomingMessage, res: ServerResponse, err: GatewayError): void;
 }
 
 /** Sends exchanges to one upstream; each call settles when the exchange is over. */
@@ -76,7 +79,7 @@ class Exchange {
     readonly res: ServerResponse,
     readonly requestId: string,
     readonly body: Buffer | undefined,
-    readonly fail: (err: GatewayError) => void,
+    readonly fail: ExchangeRequest['fail'],
     readonly resolve: () => void,
     readonly reject: (err: Error) => void,
   ) {}
@@ -243,7 +246,7 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
       return;
     }
     const c = classifyFailure({ code, connectTimedOut: x.connectTimedOut, responseTimedOut: x.responseTimedOut, connected: x.connected });
-    x.fail(new GatewayError(c.code, { forwarded: c.forwarded, upstream: upstream.name, detail: detailOf(c.code, upstream), cause: err }));
+    x.fail(x.req, x.res, new GatewayError(c.code, { forwarded: c.forwarded, upstream: upstream.name, detail: detailOf(c.code, upstream), cause: err }));
     finish(x, new CountedFailure(c.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'failure'));
   }
 
@@ -278,11 +281,11 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
         const { req, res } = request;
         const x = new Exchange(req, res, request.requestId, request.body, request.fail, resolve, reject);
         (req as WithExchange)[EXCHANGE] = x;
-        stripHopByHop(req.headers);
-        // Node's server already answered the caller's `Expect: 100-continue`, and the body is sent
-        // in one go. Passed on, it would also make http-proxy skip its 'proxyReq' event, so no
-        // connect timer would run and a reset would be misread as "nothing was forwarded".
-        if (req.headers.expect !== undefined) delete req.headers.expect;
+        // Also drops `Expect`: Node's server already answered the caller's `Expect: 100-continue`,
+        // and the body is sent in one go. Passed on, it would also make http-proxy skip its
+        // 'proxyReq' event, so no connect timer would run and a reset would be misread as
+        // "nothing was forwarded".
+        stripHopByHop(req);
         if (x.body) req.headers['content-length'] = String(x.body.length);
         x.timer = setTimeout(onDeadline, upstream.timeoutMs, x);
         // 'close' comes once per response; `on` spares the once-wrapper.

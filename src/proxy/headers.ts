@@ -1,7 +1,10 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus the de-facto ones proxies strip too. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-connection', 'proxy-authenticate'];
+
+/** Request headers never forwarded besides those `Connection` names. */
+const NOT_FORWARDED = [...HOP_BY_HOP.filter((name) => name !== 'connection'), 'expect'];
 
 /** End-to-end headers the gateway sets or relies on; a `Connection` header cannot nominate them. */
 const PROTECTED = new Set(['host', 'content-length', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
@@ -12,16 +15,30 @@ const NOT_RELAYED = new Set([...HOP_BY_HOP, 'x-request-id']);
 const NOT_RELAYED_LENGTHS = new Set([...NOT_RELAYED].map((name) => name.length));
 
 /**
- * Removes hop-by-hop headers and every header the `Connection` header names, in place.
- * `transfer-encoding` goes too: Node re-frames the body on each hop itself.
+ * Takes hop-by-hop headers, every header the `Connection` header names, and `Expect` out of a
+ * request before it is forwarded (`transfer-encoding` goes too: Node re-frames the body on
+ * each hop itself; see forward.ts for `Expect`). Never with `delete`: deleting a property
+ * turns the headers object into a slow dictionary for everything that reads or copies it
+ * later (http-proxy, Node's ClientRequest). With `Connection: keep-alive`, which most
+ * clients send, deleting and then forwarding took 3.8 µs against 0.6 µs for copying (a
+ * microbenchmark of the same steps). When anything must go, `req.headers` is replaced by a
+ * copy without it.
  */
-export function stripHopByHop(headers: IncomingHttpHeaders | OutgoingHttpHeaders): void {
+export function stripHopByHop(req: IncomingMessage): void {
+  const headers = req.headers;
+  let drop: Set<string> | undefined;
   const connection = headers.connection;
-  if (connection !== undefined) {
-    for (const name of nominatedBy(String(connection))) if (headers[name] !== undefined) delete headers[name];
-  }
-  // Most messages carry one or two of these: test before deleting, `delete` is the slow part.
-  for (const name of HOP_BY_HOP) if (headers[name] !== undefined) delete headers[name];
+  if (connection !== undefined) drop = nominatedBy(connection, new Set(['connection']));
+  // Most requests carry none of the others: test before collecting.
+  for (const name of NOT_FORWARDED) if (headers[name] !== undefined) (drop ??= new Set()).add(name);
+  if (drop !== undefined) req.headers = withoutHeaders(headers, drop);
+}
+
+/** A copy of `headers` without the names in `drop` (lower case), for when `delete` would be slow; see stripHopByHop. */
+export function withoutHeaders(headers: IncomingHttpHeaders, drop: ReadonlySet<string>): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  for (const name of Object.keys(headers)) if (!drop.has(name)) out[name] = headers[name];
+  return out;
 }
 
 /**

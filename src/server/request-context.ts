@@ -2,20 +2,27 @@ import type { IncomingMessage } from 'node:http';
 import type { ErrorCode } from '../errors/catalog';
 import type { BreakerStateName } from '../upstreams/breaker';
 
-/** What the gateway learns about one request on its way, for logs and metrics. */
-export interface RequestContext {
-  requestId: string;
-  /** performance.now() at arrival. */
-  startedAt: number;
+/**
+ * What the gateway learns about one request on its way, for logs and metrics. A class with
+ * every field present from the start, so all contexts share one shape and the per-request
+ * observers (log line, metrics) stay monomorphic.
+ */
+export class RequestContext {
   /** The path the caller asked for, without the query (req.url is rewritten for the upstream). */
-  path?: string;
+  path: string | undefined = undefined;
   /** The matched route's path (never the raw request path: it would blow up metric labels). */
-  route?: string;
-  upstream?: string;
+  route: string | undefined = undefined;
+  upstream: string | undefined = undefined;
   /** Set when the gateway answered with a problem. */
-  code?: ErrorCode;
+  code: ErrorCode | undefined = undefined;
   /** The upstream's breaker state when the request was decided. */
-  breaker?: BreakerStateName;
+  breaker: BreakerStateName | undefined = undefined;
+
+  constructor(
+    readonly requestId: string,
+    /** performance.now() at arrival. */
+    readonly startedAt: number,
+  ) {}
 }
 
 const CONTEXT = Symbol('breakwater.context');

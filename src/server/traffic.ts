@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors/gateway-error';
 import { sendProblem } from '../errors/problem';
 import type { TrustedProxies } from '../proxy/forwarded-for';
-import { announcesBody } from '../proxy/headers';
+import { announcesBody, withoutHeaders } from '../proxy/headers';
 import { retryAfterSeconds } from '../routing/preflight';
 import type { Preflight } from '../routing/preflight-probe';
 import { unsafePathReason } from '../routing/path-safety';
@@ -12,7 +12,7 @@ import type { RouteMatch, RouteTable } from '../routing/match';
 import { BreakerRejection, CountedFailure, IgnoredOutcome } from '../upstreams/breaker';
 import type { Upstream, UpstreamRegistry } from '../upstreams/registry';
 import type { Clock } from './clock';
-import { contextOf, setContext, type RequestContext } from './request-context';
+import { contextOf, RequestContext, setContext } from './request-context';
 import { requestIdOf } from './request-id';
 
 /** Called once per request when its response is over (finished or aborted). */
@@ -105,7 +105,7 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     setForwardedHeaders(req, deps.trustedProxies);
     req.headers['x-request-id'] = ctx.requestId;
     breaker
-      .run(() => upstream.forwarder.forward({ req, res, requestId: ctx.requestId, body, fail: (err) => fail(req, res, err) }))
+      .run(() => upstream.forwarder.forward({ req, res, requestId: ctx.requestId, body, fail }))
       .then(undefined, (err: unknown) => {
         if (err instanceof CountedFailure || err instanceof IgnoredOutcome) return; // already answered
         if (err instanceof BreakerRejection) return refuse(req, res, ctx, upstream, err);
@@ -136,7 +136,7 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
   }
 
   function handleTraffic(req: IncomingMessage, res: ServerResponse): void {
-    const ctx: RequestContext = { requestId: requestIdOf(req), startedAt: performance.now() };
+    const ctx = new RequestContext(requestIdOf(req), performance.now());
     setContext(req, ctx);
     state.inFlight++;
     open.add(res);
@@ -236,18 +236,24 @@ function readBody(req: IncomingMessage, max: number, done: (body: Buffer | null)
  * peer is dropped for the same reason.
  */
 function setForwardedHeaders(req: IncomingMessage, trusted: TrustedProxies): void {
-  const h = req.headers;
   const peer = req.socket.remoteAddress ?? '';
   const proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
   if (trusted.trusts(peer)) {
+    const h = req.headers;
     h['x-forwarded-for'] = h['x-forwarded-for'] ? `${h['x-forwarded-for']}, ${peer}` : peer;
     h['x-forwarded-proto'] ??= proto;
     if (h['x-forwarded-host'] === undefined && h.host !== undefined) h['x-forwarded-host'] = h.host;
     return;
   }
+  // A copy rather than `delete` when the caller's own values must go (see stripHopByHop).
+  if (req.headers.forwarded !== undefined || (req.headers.host === undefined && req.headers['x-forwarded-host'] !== undefined)) {
+    req.headers = withoutHeaders(req.headers, UNTRUSTED_ONLY);
+  }
+  const h = req.headers;
   h['x-forwarded-for'] = peer;
   h['x-forwarded-proto'] = proto;
   if (h.host !== undefined) h['x-forwarded-host'] = h.host;
-  else delete h['x-forwarded-host'];
-  delete h.forwarded;
 }
+
+/** Headers only a trusted peer may send on: dropped from an untrusted one's request unless the gateway sets them. */
+const UNTRUSTED_ONLY: ReadonlySet<string> = new Set(['forwarded', 'x-forwarded-host']);

@@ -109,6 +109,17 @@ describe('headers', () => {
     expect(h.forwarded).toBeUndefined();
   });
 
+  it('an HTTP/1.0 request without Host cannot pass its own X-Forwarded-Host from an untrusted peer', async () => {
+    const raw = await rawRequest(plain.url, 'GET /api/x HTTP/1.0\r\nX-Forwarded-Host: evil.example\r\nForwarded: host=evil.example\r\nConnection: X-Hop\r\nX-Hop: 1\r\nX-Kept: 2\r\n\r\n');
+    expect(raw.startsWith('HTTP/1.1 200')).toBe(true);
+    const h = only().headers;
+    expect(h['x-forwarded-host']).toBeUndefined();
+    expect(h.forwarded).toBeUndefined();
+    expect(h['x-hop']).toBeUndefined();
+    expect(h['x-kept']).toBe('2');
+    expect(h['x-forwarded-for']).toBe('127.0.0.1');
+  });
+
   it('without any caller values, X-Forwarded-* are still set', async () => {
     await request(plain.url, '/api/x', { headers: { Host: 'gw.example:8080' } });
     const h = only().headers;

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createIsoTime, createLogger, createTrafficRequestLog } from '../../src/server/logging';
+import { RequestContext } from '../../src/server/request-context';
 
 describe('createIsoTime', () => {
   it('formats exactly like Date#toISOString, across second, minute and year boundaries', () => {
@@ -43,7 +44,8 @@ describe('traffic request lines', () => {
     logger.info({ req: { headers: { authorization: 'Bearer s3cret', cookie: 'a=b' } } }, 'debug line');
     const req = { method: 'GET' } as IncomingMessage;
     const res = { writableFinished: true, statusCode: 200 } as ServerResponse;
-    observe({ requestId: 'r-1', startedAt: 0, path: '/api/x', route: '/api', upstream: 'u', breaker: 'closed' }, req, res);
+    const ctx = Object.assign(new RequestContext('r-1', 0), { path: '/api/x', route: '/api', upstream: 'u', breaker: 'closed' as const });
+    observe(ctx, req, res);
     await new Promise((r) => setImmediate(r));
     const [debug, request] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(JSON.stringify(debug)).not.toContain('s3cret');
