@@ -62,7 +62,7 @@ memory run of (d). Writes results.json and RESULTS.md.
   --peak-connections N    connections of the peak-RSS run (200)
   --peak-duration S       seconds of the peak-RSS run (5; quick 2)
   --single-duration S     seconds of sequential single requests (2; quick 1)
-  --latency-duration S    seconds of the fixed-rate latency run (10; quick 3)
+  --latency-duration S    seconds of each round of the fixed-rate latency run (5; quick 3)
   --latency-rate R        requests/s of the latency run (half of (d)'s maximum)
   --loader NAME           autocannon (default) or wrk, when installed
   --upstream KIND         net (default: minimal, nginx-like) or http (node:http)
@@ -80,7 +80,7 @@ memory run of (d). Writes results.json and RESULTS.md.
                           partial and experimental runs never overwrite it)
 `;
 
-const FULL = { duration: 3, rounds: 5, warmup: 3, memoryRequests: 1_000_000, peakDuration: 5, singleDuration: 2, latencyDuration: 10, waitQuiet: 30 };
+const FULL = { duration: 3, rounds: 5, warmup: 3, memoryRequests: 1_000_000, peakDuration: 5, singleDuration: 2, latencyDuration: 5, waitQuiet: 30 };
 const QUICK = { duration: 3, rounds: 1, warmup: 1, memoryRequests: 100_000, peakDuration: 2, singleDuration: 1, latencyDuration: 3, waitQuiet: 0 };
 
 export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {

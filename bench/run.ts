@@ -129,26 +129,37 @@ function medianRatio(rounds: readonly Partial<Record<TargetId, number>>[], x: Ta
   return rs.length % 2 === 1 ? (rs[mid] as number) : ((rs[mid - 1] as number) + (rs[mid] as number)) / 2;
 }
 
+/**
+ * (b) and (d) at the same fixed rate, in turn for as many rounds as the throughput run, both
+ * processes up throughout. The reported round is the one with the median added p99.
+ */
 async function latencyRun(ctx: Context, d: TargetResult): Promise<BenchResults['latencyRun']> {
   const { opts } = ctx;
   const rate = opts.latencyRate ?? Math.max(1, Math.round(d.throughput.rps / 2));
   const basis = opts.latencyRate ? '--latency-rate' : "half of (d)'s measured maximum";
-  const out: Partial<Record<'b' | 'd', LatencyRunEntry>> = {};
-  for (const id of ['b', 'd'] as const) {
-    const proc = await startTarget(ctx, id);
-    try {
-      log(`latency run (${id}): ${rate} req/s for ${opts.latencyDuration} s`);
-      if (opts.warmup > 0) await runLoad(opts.loader, loadOf(ctx, id, proc, { duration: opts.warmup }));
-      const paced = { url: proc.url, path: TARGETS[id].path, rate, durationSec: opts.latencyDuration, connections: opts.connections, expectStatus: TARGETS[id].status };
-      const { result: r, targetCpu, foreignCpu } = await measureQuietly(ctx, proc, () => runPaced(paced));
-      log(`    p50 ${r.latency.p50.toFixed(3)} ms, p99 ${r.latency.p99.toFixed(3)} ms, p99.9 ${r.latency.p999.toFixed(3)} ms, ${r.errors} errors, ${r.queued} queued; target CPU ${targetCpu.toFixed(0)} %`);
-      out[id] = { ...r, targetCpuPercent: targetCpu, foreignCpuPercent: foreignCpu };
-    } finally {
-      await proc.stop();
+  const ids = ['b', 'd'] as const;
+  const procs = new Map<'b' | 'd', BenchProcess>();
+  try {
+    for (const id of ids) procs.set(id, await startTarget(ctx, id));
+    for (const [id, proc] of procs) if (opts.warmup > 0) await runLoad(opts.loader, loadOf(ctx, id, proc, { duration: opts.warmup }));
+    const rounds: Record<'b' | 'd', LatencyRunEntry>[] = [];
+    for (let round = 1; round <= opts.rounds; round++) {
+      const entry: Partial<Record<'b' | 'd', LatencyRunEntry>> = {};
+      for (const [id, proc] of procs) {
+        const paced = { url: proc.url, path: TARGETS[id].path, rate, durationSec: opts.latencyDuration, connections: opts.connections, expectStatus: TARGETS[id].status };
+        const { result: r, targetCpu, foreignCpu } = await measureQuietly(ctx, proc, () => runPaced(paced));
+        log(`latency (${id}) round ${round}/${opts.rounds}, ${rate} req/s for ${opts.latencyDuration} s: p50 ${r.latency.p50.toFixed(3)} ms, p99 ${r.latency.p99.toFixed(3)} ms, p99.9 ${r.latency.p999.toFixed(3)} ms, ${r.errors} errors, ${r.queued} queued; target CPU ${targetCpu.toFixed(0)} %`);
+        entry[id] = { ...r, targetCpuPercent: targetCpu, foreignCpuPercent: foreignCpu };
+      }
+      rounds.push(entry as Record<'b' | 'd', LatencyRunEntry>);
     }
+    const added = (x: Record<'b' | 'd', LatencyRunEntry>): number => x.d.latency.p99 - x.b.latency.p99;
+    const sorted = [...rounds].sort((x, y) => added(x) - added(y));
+    const median = sorted[Math.floor((sorted.length - 1) / 2)] as Record<'b' | 'd', LatencyRunEntry>;
+    return { rate, basis, b: median.b, d: median.d, addedP99Ms: added(median), addedP99ByRound: rounds.map(added) };
+  } finally {
+    for (const proc of procs.values()) await proc.stop();
   }
-  const { b, d: dd } = out as Required<typeof out>;
-  return { rate, basis, b, d: dd, addedP99Ms: dd.latency.p99 - b.latency.p99 };
 }
 
 async function memoryRun(ctx: Context): Promise<MemoryResult> {
