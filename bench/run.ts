@@ -230,7 +230,9 @@ function machine(): Omit<BenchResults['machine'], 'busyBeforePercent'> {
 function commitOf(): string | null {
   const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_BENCH_DIR, encoding: 'utf8' });
   if (head.status !== 0) return null;
-  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO_BENCH_DIR, encoding: 'utf8' }).stdout.trim() !== '';
+  // The benchmark's own output files do not make the measured code dirty.
+  const status = ['status', '--porcelain', '--untracked-files=no', '--', ':/', ':(top,exclude)bench/results.json', ':(top,exclude)bench/RESULTS.md'];
+  const dirty = spawnSync('git', status, { cwd: REPO_BENCH_DIR, encoding: 'utf8' }).stdout.trim() !== '';
   return `${head.stdout.trim()}${dirty ? '+dirty' : ''}`;
 }
 
