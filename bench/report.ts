@@ -266,7 +266,7 @@ itself, barring batching effects): ${costRatios(r)}.
 
 ## Latency at a fixed rate
 
-${lr ? `Open-loop load at ${Math.round(lr.rate)} req/s (${lr.basis}) for ${r.settings.latencyDuration as number} s${lr.addedP99ByRound && lr.addedP99ByRound.length > 1 ? `, (b) and (d) in turn for ${lr.addedP99ByRound.length} rounds (the table shows the round with the median added p99)` : ''}, over ${r.settings.connections as number} keep-alive connections, requests released on a 1 ms timer; a request that finds every connection busy is timed from when it was due.
+${lr ? `Open-loop load at ${Math.round(lr.rate)} req/s (${lr.basis}) for ${r.settings.latencyDuration as number} s${lr.addedP99ByRound && lr.addedP99ByRound.length > 1 ? `, (b) and (d) in turn for ${lr.addedP99ByRound.length} rounds (the table shows the round with the median added p99)` : ''}, each target first warmed up under full load and then at the rate itself, over ${r.settings.connections as number} keep-alive connections, requests released on a 1 ms timer; a request that finds every connection busy is timed from when it was due.
 
 | target | achieved req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | queued | target CPU | other CPU |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
