@@ -9,6 +9,7 @@ import { HELP, parseOptions, UsageError, type BenchOptions } from './options';
 import { runPaced } from './paced-load';
 import { BenchProcess, killAll, setUpPinning, type Pinning } from './processes';
 import { consoleReport, evaluate, markdownReport, type BenchResults, type LatencyRunEntry, type MemoryResult, type TargetResult } from './report';
+import { medianBy, medianRatio, type RoundRps } from './rounds';
 import { TARGET_IDS, TARGETS, type TargetId } from './targets';
 
 const REPO_BENCH_DIR = path.resolve(__dirname, '..', '..', 'bench');
@@ -59,19 +60,13 @@ interface Window {
   foreignCpu: number | null;
 }
 
-/** The window whose req/s is the median of a target's rounds (the lower middle one for an even count). */
-function medianWindow(windows: readonly Window[]): Window {
-  const sorted = [...windows].sort((x, y) => x.result.rps - y.result.rps);
-  return sorted[Math.floor((sorted.length - 1) / 2)] as Window;
-}
-
 /**
  * Measures every target of `ids`: all are started (each in its own process) and warmed up,
  * then they take their throughput windows in turn, round after round, so that a slow spell
  * of a shared machine falls on all of them rather than on whichever ran at the time. Then
  * each gets its peak-RSS and single-request runs.
  */
-async function measureTargets(ctx: Context, ids: readonly TargetId[]): Promise<{ results: Partial<Record<TargetId, TargetResult>>; rounds: Partial<Record<TargetId, number>>[] }> {
+async function measureTargets(ctx: Context, ids: readonly TargetId[]): Promise<{ results: Partial<Record<TargetId, TargetResult>>; rounds: RoundRps[] }> {
   const { opts } = ctx;
   const procs = new Map<TargetId, BenchProcess>();
   try {
@@ -81,9 +76,9 @@ async function measureTargets(ctx: Context, ids: readonly TargetId[]): Promise<{
       if (opts.warmup > 0) await runLoad(opts.loader, loadOf(ctx, id, proc, { duration: opts.warmup }));
     }
     const windows = new Map<TargetId, Window[]>(ids.map((id) => [id, []]));
-    const rounds: Partial<Record<TargetId, number>>[] = [];
+    const rounds: RoundRps[] = [];
     for (let round = 1; round <= opts.rounds; round++) {
-      const rps: Partial<Record<TargetId, number>> = {};
+      const rps: RoundRps = {};
       for (const [id, proc] of procs) {
         const { result, targetCpu, loadCpu, foreignCpu } = await measureQuietly(ctx, proc, () => runLoad(opts.loader, loadOf(ctx, id, proc)));
         log(`(${id}) round ${round}/${opts.rounds}: ${fmt(result)}; target CPU ${targetCpu.toFixed(0)} %, core 0 ${loadCpu.toFixed(0)} %${foreignCpu === null ? '' : `, other processes ${foreignCpu.toFixed(0)} %`}`);
@@ -94,7 +89,7 @@ async function measureTargets(ctx: Context, ids: readonly TargetId[]): Promise<{
     }
     const results: Partial<Record<TargetId, TargetResult>> = {};
     for (const [id, proc] of procs) {
-      const median = medianWindow(windows.get(id) ?? []);
+      const median = medianBy(windows.get(id) ?? [], (w) => w.result.rps) as Window;
       const peak = await runLoad(opts.loader, loadOf(ctx, id, proc, { connections: opts.peakConnections, duration: opts.peakDuration }));
       const stats = await proc.stats();
       log(`(${id}) c=${opts.peakConnections}: ${fmt(peak)}; peak RSS ${(stats.peakRss / 2 ** 20).toFixed(0)} MB`);
@@ -118,15 +113,6 @@ async function measureTargets(ctx: Context, ids: readonly TargetId[]): Promise<{
   } finally {
     for (const proc of procs.values()) await proc.stop();
   }
-}
-
-/** The median over rounds of x/y, each round's two targets measured a few seconds apart. */
-function medianRatio(rounds: readonly Partial<Record<TargetId, number>>[], x: TargetId, y: TargetId): number | null {
-  const rs = rounds.flatMap((r) => (r[x] !== undefined && r[y] !== undefined && r[y] !== 0 ? [r[x] / r[y]] : []));
-  if (rs.length === 0) return null;
-  rs.sort((a, b) => a - b);
-  const mid = Math.floor(rs.length / 2);
-  return rs.length % 2 === 1 ? (rs[mid] as number) : ((rs[mid - 1] as number) + (rs[mid] as number)) / 2;
 }
 
 /**
@@ -162,8 +148,7 @@ async function latencyRun(ctx: Context, d: TargetResult): Promise<BenchResults['
       rounds.push(entry as Record<'b' | 'd', LatencyRunEntry>);
     }
     const added = (x: Record<'b' | 'd', LatencyRunEntry>): number => x.d.latency.p99 - x.b.latency.p99;
-    const sorted = [...rounds].sort((x, y) => added(x) - added(y));
-    const median = sorted[Math.floor((sorted.length - 1) / 2)] as Record<'b' | 'd', LatencyRunEntry>;
+    const median = medianBy(rounds, added) as Record<'b' | 'd', LatencyRunEntry>;
     return { rate, basis, b: median.b, d: median.d, addedP99Ms: added(median), addedP99ByRound: rounds.map(added) };
   } finally {
     for (const proc of procs.values()) await proc.stop();
@@ -288,7 +273,7 @@ async function main(): Promise<number> {
   let latency: BenchResults['latencyRun'] = null;
   let memory: MemoryResult | null = null;
   let profile: string | null = null;
-  let rounds: Partial<Record<TargetId, number>>[] = [];
+  let rounds: RoundRps[] = [];
   try {
     const measured = await measureTargets(ctx, opts.only);
     Object.assign(targets, measured.results);
