@@ -52,6 +52,25 @@ function loadOf(ctx: Context, id: TargetId, proc: BenchProcess, over: Partial<Lo
 
 const fmt = (x: LoadResult): string => `${Math.round(x.rps).toLocaleString('en-US')} req/s, p50 ${x.latency.p50.toFixed(2)} ms, p99 ${x.latency.p99.toFixed(2)} ms, ${x.errors} errors`;
 
+/**
+ * Starts every target of `ids` (each in its own process), warms each up under full load for
+ * the JIT, runs `work` with all of them up, and stops them whatever happens.
+ */
+async function withTargets<I extends TargetId, T>(ctx: Context, ids: readonly I[], work: (procs: ReadonlyMap<I, BenchProcess>) => Promise<T>): Promise<T> {
+  const { opts } = ctx;
+  const procs = new Map<I, BenchProcess>();
+  try {
+    for (const id of ids) procs.set(id, await startTarget(ctx, id));
+    for (const [id, proc] of procs) {
+      log(`(${id}) ${TARGETS[id].label}: pid ${proc.pid}, ${opts.warmup} s warm-up`);
+      if (opts.warmup > 0) await runLoad(opts.loader, loadOf(ctx, id, proc, { duration: opts.warmup }));
+    }
+    return await work(procs);
+  } finally {
+    for (const proc of procs.values()) await proc.stop();
+  }
+}
+
 /** One throughput window of one target, with the CPU figures taken around it. */
 interface Window {
   result: LoadResult;
@@ -68,13 +87,7 @@ interface Window {
  */
 async function measureTargets(ctx: Context, ids: readonly TargetId[]): Promise<{ results: Partial<Record<TargetId, TargetResult>>; rounds: RoundRps[] }> {
   const { opts } = ctx;
-  const procs = new Map<TargetId, BenchProcess>();
-  try {
-    for (const id of ids) procs.set(id, await startTarget(ctx, id));
-    for (const [id, proc] of procs) {
-      log(`(${id}) ${TARGETS[id].label}: pid ${proc.pid}, ${opts.warmup} s warm-up`);
-      if (opts.warmup > 0) await runLoad(opts.loader, loadOf(ctx, id, proc, { duration: opts.warmup }));
-    }
+  return withTargets(ctx, ids, async (procs) => {
     const windows = new Map<TargetId, Window[]>(ids.map((id) => [id, []]));
     const rounds: RoundRps[] = [];
     for (let round = 1; round <= opts.rounds; round++) {
@@ -110,9 +123,7 @@ async function measureTargets(ctx: Context, ids: readonly TargetId[]): Promise<{
       };
     }
     return { results, rounds };
-  } finally {
-    for (const proc of procs.values()) await proc.stop();
-  }
+  });
 }
 
 /**
@@ -123,20 +134,13 @@ async function latencyRun(ctx: Context, d: TargetResult): Promise<BenchResults['
   const { opts } = ctx;
   const rate = opts.latencyRate ?? Math.max(1, Math.round(d.throughput.rps / 2));
   const basis = opts.latencyRate ? '--latency-rate' : "half of (d)'s measured maximum";
-  const ids = ['b', 'd'] as const;
-  const procs = new Map<'b' | 'd', BenchProcess>();
-  try {
-    for (const id of ids) procs.set(id, await startTarget(ctx, id));
+  return withTargets(ctx, ['b', 'd'] as const, async (procs) => {
     const pacedOf = (id: 'b' | 'd', proc: BenchProcess, durationSec: number): Parameters<typeof runPaced>[0] =>
       ({ url: proc.url, path: TARGETS[id].path, rate, durationSec, connections: opts.connections, expectStatus: TARGETS[id].status });
-    // Warmed up under full load (for the JIT), then at the measured rate itself: the first
-    // seconds after a saturating load are a transition (a 2 s window right after one showed
-    // p99 49 ms where the next ones showed 2–5 ms), not the steady state this run is meant to show.
-    for (const [id, proc] of procs) {
-      if (opts.warmup <= 0) continue;
-      await runLoad(opts.loader, loadOf(ctx, id, proc, { duration: opts.warmup }));
-      await runPaced(pacedOf(id, proc, opts.warmup));
-    }
+    // After the full-load warm-up, also at the measured rate itself: the first seconds after a
+    // saturating load are a transition (a 2 s window right after one showed p99 49 ms where the
+    // next ones showed 2–5 ms), not the steady state this run is meant to show.
+    if (opts.warmup > 0) for (const [id, proc] of procs) await runPaced(pacedOf(id, proc, opts.warmup));
     const rounds: Record<'b' | 'd', LatencyRunEntry>[] = [];
     for (let round = 1; round <= opts.rounds; round++) {
       const entry: Partial<Record<'b' | 'd', LatencyRunEntry>> = {};
@@ -150,9 +154,7 @@ async function latencyRun(ctx: Context, d: TargetResult): Promise<BenchResults['
     const added = (x: Record<'b' | 'd', LatencyRunEntry>): number => x.d.latency.p99 - x.b.latency.p99;
     const median = medianBy(rounds, added) as Record<'b' | 'd', LatencyRunEntry>;
     return { rate, basis, b: median.b, d: median.d, addedP99Ms: added(median), addedP99ByRound: rounds.map(added) };
-  } finally {
-    for (const proc of procs.values()) await proc.stop();
-  }
+  });
 }
 
 async function memoryRun(ctx: Context): Promise<MemoryResult> {
