@@ -1,3 +1,4 @@
+import { pairName, type HeadToHeadResult } from './head-to-head';
 import type { LatencySummary } from './histogram';
 import type { LoadResult } from './load';
 import type { PacedResult } from './paced-load';
@@ -71,6 +72,8 @@ export interface BenchResults {
   settings: Record<string, unknown>;
   targets: Partial<Record<TargetId, TargetResult>>;
   ratios: { dOverB: number | null; dOverC: number | null; eOverD: number | null };
+  /** The same ratios head to head, with the control pair first (absent in results from before it existed). */
+  headToHead?: HeadToHeadResult[];
   /** The round with the median added p99 (absent per-round figures in results from before rounds existed). */
   latencyRun: { rate: number; basis: string; b: LatencyRunEntry; d: LatencyRunEntry; addedP99Ms: number; addedP99ByRound?: number[] } | null;
   memory: MemoryResult | null;
@@ -165,6 +168,23 @@ function roundsLine(r: BenchResults): string {
   return `req/s by round: ${rows.map((x) => `(${x.id}) ${(x.roundsRps ?? []).map((v) => Math.round(v).toLocaleString('en-US')).join(' / ')}`).join(';  ')}`;
 }
 
+/** "d/b 0.64× (0.60–0.67)" for each pair measured head to head. */
+function headToHeadLine(r: BenchResults): string {
+  return (r.headToHead ?? []).map((p) => {
+    const rs = p.windows.flatMap((w) => (w.ratio === null ? [] : [w.ratio]));
+    const range = rs.length > 1 ? ` (${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)})` : '';
+    return `${pairName(p)} ${ratio(p.median)}${range}`;
+  }).join('   ');
+}
+
+function headToHeadRows(r: BenchResults): string[][] {
+  const share = (p: HeadToHeadResult, k: 'x' | 'y'): string => p.windows.map((w) => w[k].cpuPercent.toFixed(0)).join('/');
+  return [
+    ['pair', 'median', 'by window', 'CPU share of x, % by window', 'of y, % by window'],
+    ...(r.headToHead ?? []).map((p) => [pairName(p), ratio(p.median), p.windows.map((w) => (w.ratio === null ? '–' : w.ratio.toFixed(2))).join(' / '), share(p, 'x'), share(p, 'y')]),
+  ];
+}
+
 const verdict = (c: Check): string => (c.pass === null ? 'SKIP' : c.pass ? 'PASS' : 'FAIL');
 
 function throughputRows(r: BenchResults): string[][] {
@@ -207,6 +227,7 @@ export function consoleReport(r: BenchResults): string {
   const perRound = roundsLine(r);
   if (perRound) out.push(perRound);
   out.push(`\nRatios: d/b ${ratio(r.ratios.dOverB)}   d/c ${ratio(r.ratios.dOverC)}   e/d ${ratio(r.ratios.eOverD)}   (from CPU µs per request: ${costRatios(r)})`);
+  if ((r.headToHead ?? []).length > 0) out.push(`Head to head (two targets on the target core at once; CPU cost per request, median of ${roundsOf(r)}): ${headToHeadLine(r)}`);
   if (r.latencyRun) {
     const { b, d } = r.latencyRun;
     out.push(`Fixed rate ${Math.round(r.latencyRun.rate)} req/s (${r.latencyRun.basis}): p50/p99/p99.9 ms  b ${ms(b.latency.p50)}/${ms(b.latency.p99)}/${ms(b.latency.p999)}   d ${ms(d.latency.p50)}/${ms(d.latency.p99)}/${ms(d.latency.p999)}   added p99 ${ms(r.latencyRun.addedP99Ms)} ms${(r.latencyRun.addedP99ByRound?.length ?? 0) > 1 ? ` (median round; by round ${(r.latencyRun.addedP99ByRound ?? []).map(ms).join(' / ')})` : ''}`);
@@ -263,6 +284,20 @@ ${roundsLine(r)}
 
 The same ratios from CPU cost per request (what each target would do with a whole core to
 itself, barring batching effects): ${costRatios(r)}.
+
+## Head to head
+
+${(r.headToHead ?? []).length > 0 ? `The same ratios measured another way: the two targets of a pair run on the target core **at the
+same time**, each under its own ${r.settings.connections as number}-connection load, for ${roundsOf(r)} window${roundsOf(r) === 1 ? '' : 's'} of ${r.settings.duration as number} s (the pairs take their
+windows in turn). The ratio is the CPU cost per request of y over that of x: how many
+requests x answers for each of y's with the same CPU. Whatever the machine does meanwhile falls
+on both targets at once, so the ratio is paired in time; the windows above, taken one after
+the other, are not. The control pair is (b) against a second raw proxy process: its distance
+from 1.00× is the method's own error. What this does not include is what a target pays for
+having its core, and the processes it talks to, to itself: the windows above do.
+
+${markdownTable(headToHeadRows(r))}
+` : 'Not run (needs (b) and at least one other target).'}
 
 ## Latency at a fixed rate
 

@@ -2,11 +2,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { ProcessStats } from './child';
 import { busyBefore, waitQuiet, withCpu, type CpuUse } from './cpu';
 import { runAutocannon, runLoad, type LoadOptions, type LoadResult } from './load';
 import { HELP, parseOptions, UsageError, type BenchOptions } from './options';
 import { runPaced } from './paced-load';
+import { costRatio, headToHeadPairs, pairName, summarize, type HeadToHeadResult, type HeadToHeadWindow, type ShareSample } from './head-to-head';
 import { BenchProcess, killAll, setUpPinning, type Pinning } from './processes';
 import { consoleReport, evaluate, markdownReport, type BenchResults, type LatencyRunEntry, type MemoryResult, type TargetResult } from './report';
 import { medianBy, medianRatio, type RoundRps } from './rounds';
@@ -85,7 +87,7 @@ interface Window {
  * of a shared machine falls on all of them rather than on whichever ran at the time. Then
  * each gets its peak-RSS and single-request runs.
  */
-async function measureTargets(ctx: Context, ids: readonly TargetId[]): Promise<{ results: Partial<Record<TargetId, TargetResult>>; rounds: RoundRps[] }> {
+async function measureTargets(ctx: Context, ids: readonly TargetId[]): Promise<{ results: Partial<Record<TargetId, TargetResult>>; rounds: RoundRps[]; headToHead: HeadToHeadResult[] }> {
   const { opts } = ctx;
   return withTargets(ctx, ids, async (procs) => {
     const windows = new Map<TargetId, Window[]>(ids.map((id) => [id, []]));
@@ -100,6 +102,7 @@ async function measureTargets(ctx: Context, ids: readonly TargetId[]): Promise<{
       }
       rounds.push(rps);
     }
+    const headToHead = await headToHeadRun(ctx, procs);
     const results: Partial<Record<TargetId, TargetResult>> = {};
     for (const [id, proc] of procs) {
       const median = medianBy(windows.get(id) ?? [], (w) => w.result.rps) as Window;
@@ -122,8 +125,54 @@ async function measureTargets(ctx: Context, ids: readonly TargetId[]): Promise<{
         counters: stats.counters,
       };
     }
-    return { results, rounds };
+    return { results, rounds, headToHead };
   });
+}
+
+/**
+ * The ratios once more, head to head (see head-to-head.ts): for each pair, both targets are
+ * loaded at the same time on the target core, for as many windows as there are rounds, the
+ * pairs taking their windows in turn. The control pair is (b) against a second raw proxy
+ * process, started for this run.
+ */
+async function headToHeadRun(ctx: Context, procs: ReadonlyMap<TargetId, BenchProcess>): Promise<HeadToHeadResult[]> {
+  const { opts } = ctx;
+  const pairs = headToHeadPairs([...procs.keys()]);
+  if (pairs.length === 0) return [];
+  const twin = pairs.some((p) => p.control) ? await startTarget(ctx, 'b') : null;
+  try {
+    if (twin && opts.warmup > 0) await runLoad(opts.loader, loadOf(ctx, 'b', twin, { duration: opts.warmup }));
+    const windows = pairs.map((): HeadToHeadWindow[] => []);
+    for (let round = 1; round <= opts.rounds; round++) {
+      for (const [i, pair] of pairs.entries()) {
+        const x = procs.get(pair.x) as BenchProcess;
+        const y = pair.control ? (twin as BenchProcess) : (procs.get(pair.y) as BenchProcess);
+        const [sx, sy] = await sharedWindow(ctx, [pair.x, x], [pair.y, y]);
+        const w: HeadToHeadWindow = { x: sx, y: sy, ratio: costRatio(sx, sy) };
+        windows[i]?.push(w);
+        log(`head to head ${pairName(pair)} round ${round}/${opts.rounds}: ${w.ratio === null ? '–' : `${w.ratio.toFixed(3)}×`} (CPU share ${sx.cpuPercent.toFixed(0)} % / ${sy.cpuPercent.toFixed(0)} %, CPU µs/req ${(sx.cpuUs / Math.max(1, sx.requests)).toFixed(0)} / ${(sy.cpuUs / Math.max(1, sy.requests)).toFixed(0)})`);
+      }
+    }
+    return pairs.map((pair, i) => summarize(pair, windows[i] ?? []));
+  } finally {
+    await twin?.stop();
+  }
+}
+
+/** Loads two target processes at once for one window; each one's CPU time and answers meanwhile. */
+async function sharedWindow(ctx: Context, [xId, x]: [TargetId, BenchProcess], [yId, y]: [TargetId, BenchProcess]): Promise<[ShareSample, ShareSample]> {
+  const { opts } = ctx;
+  const [x0, y0] = await Promise.all([x.stats(), y.stats()]);
+  const t0 = performance.now();
+  const [rx, ry] = await Promise.all([runLoad(opts.loader, loadOf(ctx, xId, x)), runLoad(opts.loader, loadOf(ctx, yId, y))]);
+  const wallUs = (performance.now() - t0) * 1000;
+  const [x1, y1] = await Promise.all([x.stats(), y.stats()]);
+  const sample = (a: typeof x0, b: typeof x0, r: LoadResult): ShareSample => {
+    const cpuUs = b.cpuUser + b.cpuSystem - a.cpuUser - a.cpuSystem;
+    if (r.errors > 0) log(`    ${r.errors} errors or unexpected statuses in this window`);
+    return { cpuUs, requests: r.requests, cpuPercent: (cpuUs / wallUs) * 100 };
+  };
+  return [sample(x0, x1, rx), sample(y0, y1, ry)];
 }
 
 /**
@@ -276,10 +325,12 @@ async function main(): Promise<number> {
   let memory: MemoryResult | null = null;
   let profile: string | null = null;
   let rounds: RoundRps[] = [];
+  let headToHead: HeadToHeadResult[] = [];
   try {
     const measured = await measureTargets(ctx, opts.only);
     Object.assign(targets, measured.results);
     rounds = measured.rounds;
+    headToHead = measured.headToHead;
     if (targets.b && targets.d && opts.latencyDuration > 0) latency = await latencyRun(ctx, targets.d);
     if (targets.d && opts.memoryRequests > 0) memory = await memoryRun(ctx);
     if (opts.profile) profile = await profileRun(ctx, path.join(outDir, 'profiles'));
@@ -300,6 +351,7 @@ async function main(): Promise<number> {
     settings: { ...opts, out: undefined },
     targets,
     ratios: { dOverB: medianRatio(rounds, 'd', 'b'), dOverC: medianRatio(rounds, 'd', 'c'), eOverD: medianRatio(rounds, 'e', 'd') },
+    headToHead,
     latencyRun: latency,
     memory,
   };
