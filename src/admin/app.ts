@@ -9,6 +9,7 @@ import { GatewayError, isGatewayError } from '../errors/gateway-error';
 import type { Metrics } from '../metrics/metrics';
 import type { Clock } from '../server/clock';
 import { createClientErrorHandler } from '../server/client-error';
+import { hostHeaderProblem } from '../server/host-header';
 import { problemErrorHandler } from '../server/express-errors';
 import { RequestContext, setContext } from '../server/request-context';
 import { requestIdOf } from '../server/request-id';
@@ -47,7 +48,8 @@ export function createAdminApp(deps: AdminAppDeps): Express {
     requestLog(req, res);
     res.setHeader('X-Request-Id', requestId);
     res.setHeader('Cache-Control', 'no-store');
-    next();
+    const badHost = hostHeaderProblem(req);
+    next(badHost ? new GatewayError('INVALID_REQUEST', { detail: `Invalid request: ${badHost}.` }) : undefined);
   });
 
   app.get('/', (_req, res) => res.redirect(302, '/dashboard'));
@@ -97,7 +99,8 @@ export class AdminServer {
   constructor(private readonly deps: AdminServerDeps) {
     this.events = new EventStream({ registry: deps.registry, clock: deps.clock, logger: deps.logger, ...deps.stream });
     const app = createAdminApp({ ...deps, events: this.events });
-    this.server = http.createServer({ requestTimeout: 30000, headersTimeout: 10000, keepAliveTimeout: 5000, maxHeaderSize: 16384 }, app);
+    // Host is checked by the app (server/host-header.ts), so a bad one gets a problem, not Node's bare 400.
+    this.server = http.createServer({ requestTimeout: 30000, headersTimeout: 10000, keepAliveTimeout: 5000, maxHeaderSize: 16384, requireHostHeader: false }, app);
     this.server.on('clientError', createClientErrorHandler(deps.logger));
   }
 

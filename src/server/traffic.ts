@@ -12,6 +12,7 @@ import type { RouteMatch, RouteTable } from '../routing/match';
 import { BreakerRejection, CountedFailure, IgnoredOutcome } from '../upstreams/breaker';
 import type { Upstream, UpstreamRegistry } from '../upstreams/registry';
 import type { Clock } from './clock';
+import { hostHeaderProblem } from './host-header';
 import { contextOf, RequestContext, setContext } from './request-context';
 import { requestIdOf } from './request-id';
 
@@ -189,21 +190,6 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
       for (const res of open) if (!res.headersSent) res.shouldKeepAlive = false;
     },
   });
-}
-
-/**
- * RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host header. Node itself would answer
- * a missing one with a bare 400 (not a problem) and silently keeps the first of several, so
- * the server is built with `requireHostHeader: false` and the check is made here.
- */
-function hostHeaderProblem(req: IncomingMessage): string | null {
-  if (req.headers.host === undefined) {
-    return req.httpVersionMajor === 1 && req.httpVersionMinor >= 1 ? 'an HTTP/1.1 request needs a Host header' : null;
-  }
-  const raw = req.rawHeaders;
-  let hosts = 0;
-  for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).length === 4 && (raw[i] as string).toLowerCase() === 'host') hosts++;
-  return hosts > 1 ? 'more than one Host header' : null;
 }
 
 function tooLarge(max: number): GatewayError {

@@ -229,6 +229,21 @@ describe('hostile input', () => {
     });
   });
 
+  describe('the admin listener checks Host the same way', () => {
+    it.each([
+      ['missing Host on HTTP/1.1', 'GET /admin/breakers HTTP/1.1\r\n\r\n'],
+      ['two Host headers', 'GET /admin/breakers HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: internal.example\r\n\r\n'],
+    ])('%s gets a 400 problem, not Node\'s bare 400', async (_name, text) => {
+      expectRefused(await exchange(Number(new URL(g.gw.adminUrl).port), [text]), BAD_TARGET);
+    });
+
+    it('HTTP/1.0 without Host is still served', async () => {
+      const answer = await exchange(Number(new URL(g.gw.adminUrl).port), ['GET /admin/breakers HTTP/1.0\r\n\r\n']);
+      expect(answer.status).toBe(200);
+      expect((JSON.parse(answer.body) as { breakers: { name: string }[] }).breakers.map((b) => b.name)).toEqual(['api', 'internal']);
+    });
+  });
+
   describe('headers', () => {
     it.each([
       ['bare CR inside a header value', 'GET /api/x HTTP/1.1\r\nHost: gw\r\nX-Note: a\rInjected: yes\r\n\r\n'],
