@@ -67,7 +67,7 @@ memory run of (d). Writes results.json and RESULTS.md.
   --loader NAME           autocannon (default) or wrk, when installed
   --upstream KIND         net (default: minimal, nginx-like) or http (node:http)
   --no-pin                do not pin processes to cores with taskset
-  --quick                 ~30 s smoke run
+  --quick                 smoke run: one round, short phases (about 75 s for --only b,d)
   --wait-quiet S          before each measurement wait up to S s for other processes to go
                           quiet, and measure once more when they took over 10 % of a core
                           meanwhile (30; quick 0; 0: off)
