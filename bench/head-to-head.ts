@@ -5,8 +5,10 @@ import type { TargetId } from './targets';
  * Head-to-head: two targets share the target core at the same time, each under its own
  * closed-loop load. Whatever the machine does meanwhile (a neighbour on the host, a slow
  * spell) falls on both at once, so the ratio of their CPU cost per request is paired in time.
- * Measured one after the other, the same ratio moved between 0.43 and 0.73 from round to
- * round on the benchmark's VM; head to head it stays within a few hundredths.
+ * Measured one after the other, d/b moved between 0.31 and 0.72 from round to round on the
+ * benchmark's VM; head to head its windows stayed within a few hundredths of each other (one
+ * window in fifteen was an outlier), though the level still moved between runs (0.51-0.57).
+ * The median over the windows sets the outlier aside.
  * What it does not show: the cost a target pays for having its core, and the processes it
  * talks to, to itself (cheaper or dearer wake-ups), which the windows taken in turn include.
  */
