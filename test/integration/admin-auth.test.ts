@@ -115,6 +115,21 @@ describe('admin listener without a token', () => {
     }
     expect(gw.gw.registry.get('backend').breaker.override()).toBeNull();
   });
+
+  it.each([
+    ['POST', '/metrics', 405],
+    ['POST', '/admin/breakers', 405],
+    ['PUT', '/admin/breakers/stream', 405],
+    ['PATCH', '/admin/breakers/backend/open', 405],
+    ['DELETE', '/admin/breakers/backend/reset', 405],
+    ['POST', '/admin/breakers/backend/frob', 404],
+    ['POST', '/nothing', 404],
+  ])('%s %s is %d, as with a token: only the actions are forbidden', async (method, path, status) => {
+    const reply = await request(admin, path, { method });
+    expectProblem(reply, { status, code: status === 405 ? 'METHOD_NOT_ALLOWED' : 'ROUTE_NOT_FOUND', forwarded: false, retryable: false });
+    if (status === 405) expect(reply.headers.allow).toBeDefined();
+    expect(gw.gw.registry.get('backend').breaker.override()).toBeNull();
+  });
 });
 
 describe('separation of the listeners', () => {
