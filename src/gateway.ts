@@ -150,6 +150,8 @@ export class Gateway {
     if (this.state.draining) return;
     this.state.draining = true;
     this.traffic.drain();
+    // Operators keep the streams they have through the drain; new ones are refused (503).
+    this.admin.events.stopAccepting();
     this.logger.info({ event: 'draining', inFlight: this.state.inFlight }, 'draining');
     this.trafficServer.closeIdleConnections();
     const deadline = this.clock.now() + this.config.shutdown.drainTimeoutMs;
@@ -174,6 +176,11 @@ export class Gateway {
     this.metrics.close();
     this.registry.close();
     await Promise.all([closing, adminClosing]);
+    // The server's close callback can come before the 'close' events of the responses cut
+    // above, and those write the requests' log lines and metrics (SPEC §9: one line per
+    // request, an aborted one too): wait for them, briefly, before saying the gateway closed.
+    // At most 200 × 5 ms, counted in turns rather than by the injected clock, which a test may hold still.
+    for (let turn = 0; turn < 200 && this.state.inFlight > 0; turn++) await new Promise((r) => setTimeout(r, 5));
     this.logger.info({ event: 'closed' }, 'gateway closed');
   }
 }

@@ -51,6 +51,8 @@ export class EventStream {
   private snapshotTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** False once the gateway drains: subscribers already here keep their stream until close(). */
+  private accepting = true;
   private readonly snapshotIntervalMs: number;
   private readonly heartbeatIntervalMs: number;
   private readonly softLimitBytes: number;
@@ -84,7 +86,7 @@ export class EventStream {
 
   /** Express-compatible handler; refusals go to `next` as problems. */
   handle(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
-    if (this.closed) {
+    if (this.closed || !this.accepting) {
       return next(new GatewayError('GATEWAY_SHUTTING_DOWN', { detail: 'The gateway is shutting down.', retryAfterSeconds: 1 }));
     }
     if (this.subscribers.size >= this.maxSubscribers) {
@@ -102,6 +104,11 @@ export class EventStream {
     // `retry` sets the client's reconnect delay; the first snapshot means no one waits a second for data.
     res.write(`retry: 2000\n\n${this.snapshotFrame()}`);
     this.startTimers();
+  }
+
+  /** From now on new subscribers get 503 GATEWAY_SHUTTING_DOWN; streams already open go on. */
+  stopAccepting(): void {
+    this.accepting = false;
   }
 
   /**

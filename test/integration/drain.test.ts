@@ -3,6 +3,9 @@
  * GATEWAY_SHUTTING_DOWN with `Connection: close`, in-flight requests finish, idle keep-alive
  * sockets are closed, and the drain deadline bounds it all.
  */
+import http from 'node:http';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/server/logging';
 import { expectProblem, parseRaw, rawRequest, request, sleep, startGateway, waitFor, type StartedGateway } from '../helpers/gateway';
 import { startUpstream, type ControlledUpstream } from '../helpers/upstream';
 
@@ -88,4 +91,58 @@ describe('drain', () => {
     expect(r.error).toBeDefined();
     expect(r.error).not.toBe('ETIMEDOUT');
   });
+
+  it('a request cut at the drain deadline still gets its log line, before "gateway closed"', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    g = await startGateway({
+      upstreams: { backend: { url: upstream.url, timeoutMs: 5000 } },
+      routes: [{ path: '/api', upstream: 'backend' }],
+      shutdown: { drainTimeoutMs: 300 },
+    }, { logger: createLogger('info', sink) });
+    upstream.setMode({ kind: 'hang' });
+    const inFlight = request(g.url, '/api/stuck', { headers: { 'X-Request-Id': 'cut-at-deadline' }, timeoutMs: 4000 });
+    await waitFor(() => upstream.received.length === 1, 2000, 'request upstream');
+    await g.gw.shutdown();
+    // Everything logged before shutdown() resolved: a process exiting right then loses nothing.
+    const cut = lines.findIndex((l) => l.requestId === 'cut-at-deadline');
+    const closed = lines.findIndex((l) => l.event === 'closed');
+    expect(cut).toBeGreaterThanOrEqual(0);
+    expect(lines[cut]).toMatchObject({ level: 40, req: { method: 'GET', path: '/api/stuck' }, res: { status: null }, msg: 'request aborted' });
+    expect(closed).toBeGreaterThan(cut);
+    await inFlight;
+  });
+
+  it('the event stream refuses new subscribers while draining, and keeps the ones it has', async () => {
+    await start(2000);
+    upstream.setMode({ kind: 'hang' });
+    const inFlight = request(g.url, '/api/stuck', { timeoutMs: 4000 });
+    await waitFor(() => upstream.received.length === 1, 2000, 'request upstream');
+    const admin = g.gw.adminUrl;
+    const before = await openStream(admin);
+    const draining = g.gw.shutdown();
+    await waitFor(() => g.gw.state.draining, 1000, 'drain to start');
+    const during = await request(admin, '/admin/breakers/stream', { timeoutMs: 2000 });
+    expectProblem(during, { status: 503, code: 'GATEWAY_SHUTTING_DOWN', forwarded: false, retryable: true });
+    expect(before.res.destroyed).toBe(false);
+    upstream.setMode({ kind: 'ok' });
+    await draining;
+    await inFlight;
+    before.req.destroy();
+  });
 });
+
+/** Opens the admin event stream and resolves once its first bytes arrived. */
+function openStream(admin: string): Promise<{ req: http.ClientRequest; res: http.IncomingMessage }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(`${admin}/admin/breakers/stream`, (res) => {
+      res.once('data', () => resolve({ req, res }));
+    });
+    req.on('error', reject);
+  });
+}
