@@ -36,12 +36,31 @@ export function parseConfigText(text: string, format: 'yaml' | 'json', env: Node
     // The parser's message names line and column; its stack is of no use to the user.
     throw new ConfigError([...issues, `syntax: ${(err as Error).message.split('\n')[0]}`]);
   }
+  let config: GatewayConfig;
   try {
-    return parseConfig(raw ?? {});
+    config = parseConfig(withEnvironmentDefaults(raw ?? {}, env));
   } catch (err) {
     if (err instanceof ConfigError) throw new ConfigError([...issues, ...err.issues]);
     throw err;
   }
+  // An unset variable is an error even when the rest of the file is valid (SPEC §3): the
+  // empty string it left behind may well pass validation (a token, a host).
+  if (issues.length > 0) throw new ConfigError(issues);
+  return config;
+}
+
+/**
+ * SPEC §3's defaults that come from the environment: `admin.token` is `${ADMIN_TOKEN:-}`
+ * when the file does not set it, so an operator who exports ADMIN_TOKEN is never left with
+ * an open admin API because the file has no `admin` section.
+ */
+function withEnvironmentDefaults(raw: unknown, env: NodeJS.ProcessEnv): unknown {
+  const token = env.ADMIN_TOKEN;
+  if (!token || typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const admin = (raw as { admin?: unknown }).admin;
+  if (admin === undefined || admin === null) return { ...raw, admin: { token } };
+  if (typeof admin !== 'object' || Array.isArray(admin) || (admin as { token?: unknown }).token !== undefined) return raw;
+  return { ...raw, admin: { ...admin, token } };
 }
 
 /** Validates an already-parsed object into the frozen, defaulted configuration. */

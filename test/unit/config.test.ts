@@ -100,6 +100,22 @@ describe('environment interpolation', () => {
     expect(issues).toContain('line 1: environment variable GW_MISSING is not set and has no default (use ${GW_MISSING:-default})');
   });
 
+  it('refuses an unset ${VAR} even when the rest of the file is valid with the empty string it leaves', () => {
+    const text = `${yaml('{ port: 1 }')}admin: { token: "\${GW_TOKEN_UNSET}" }\n`;
+    expect(issuesOf(() => parseConfigText(text, 'yaml', {}))).toEqual([
+      'line 6: environment variable GW_TOKEN_UNSET is not set and has no default (use ${GW_TOKEN_UNSET:-default})',
+    ]);
+  });
+
+  it('admin.token defaults to ${ADMIN_TOKEN:-} when the file does not set it (SPEC §3)', () => {
+    expect(parseConfigText(yaml('{ port: 1 }'), 'yaml', { ADMIN_TOKEN: 'from-env' }).admin.token).toBe('from-env');
+    expect(parseConfigText(`${yaml('{ port: 1 }')}admin: { port: 9999 }\n`, 'yaml', { ADMIN_TOKEN: 'from-env' }).admin).toMatchObject({ port: 9999, token: 'from-env' });
+    expect(parseConfigText(yaml('{ port: 1 }'), 'yaml', {}).admin.token).toBe('');
+    // The file's own value wins, an empty one too (that is a deliberate choice in the file).
+    expect(parseConfigText(`${yaml('{ port: 1 }')}admin: { token: mine }\n`, 'yaml', { ADMIN_TOKEN: 'from-env' }).admin.token).toBe('mine');
+    expect(parseConfigText(`${yaml('{ port: 1 }')}admin: { token: "" }\n`, 'yaml', { ADMIN_TOKEN: 'from-env' }).admin.token).toBe('');
+  });
+
   it('reports every unset variable, each with its own line', () => {
     const text = 'listen: { host: ${H1} }\nupstreams:\n  b: { url: "${U1}" }\nroutes: []\n';
     const issues = issuesOf(() => parseConfigText(text, 'yaml', {}));
