@@ -215,9 +215,12 @@ export class Breaker extends EventEmitter<BreakerEvents> {
         this.apply('forced', () => cb.close());
         return;
       }
-      this.openedAt = this.clock.now();
+      // One reading for both: `since` and the next trial (openedAt + resetTimeoutMs) must be
+      // exactly resetTimeoutMs apart, not one millisecond less when a tick falls between them.
+      const now = this.clock.now();
+      this.openedAt = now;
       // opossum re-arms its reset timer on every open; a held breaker must not go half-open.
-      this.refreshView(this.consumeReason(this.view.value === 'half-open' ? 'trial-failed' : 'failures'));
+      this.refreshView(this.consumeReason(this.view.value === 'half-open' ? 'trial-failed' : 'failures'), now);
     });
     cb.on('halfOpen', () => {
       if (this.forcedState === 'open' || this.healthDown) {
@@ -276,8 +279,7 @@ export class Breaker extends EventEmitter<BreakerEvents> {
   }
 
   /** Derives the view from opossum plus our overrides, and emits a transition when it changed. */
-  private refreshView(reason: TransitionReason): void {
-    const now = this.clock.now();
+  private refreshView(reason: TransitionReason, now = this.clock.now()): void {
     const forced = this.forcedState !== null;
     let next: BreakerState;
     if (this.forcedState === 'open' || (this.cb.opened && !this.cb.halfOpen) || (this.healthDown && this.forcedState !== 'closed')) {

@@ -92,6 +92,21 @@ describe('Breaker', () => {
     expect(b.state().value).toBe('closed'); // 50 % is not over 50 %
   });
 
+  it('the next trial is exactly resetTimeoutMs after `since`, even when the clock ticks between readings', async () => {
+    // A clock that moves on by 1 ms at every reading: two readings for one transition would show.
+    let t = 1_700_000_000_000;
+    const ticking = new Breaker('ticking', settings, 100, { now: () => t++ });
+    try {
+      await rejection(ticking.run(failure));
+      await rejection(ticking.run(failure));
+      const state = ticking.state();
+      expect(state.value).toBe('open');
+      expect(state.value === 'open' && (state.nextTrialAt as number) - state.since).toBe(RESET_MS);
+    } finally {
+      ticking.close();
+    }
+  });
+
   it('when open, refuses at once without calling, with the time of the next trial', async () => {
     await trip();
     let called = false;
