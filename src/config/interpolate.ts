@@ -1,29 +1,121 @@
 /** `${NAME}` or `${NAME:-default}`; names follow POSIX shell variable rules. */
 const PATTERN = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+/** What stands in for a reference while the file is parsed: plain text in YAML and in a JSON string. */
+const PLACEHOLDER = /__breakwater_env_(\d+)__/g;
+const placeholder = (i: number): string => `__breakwater_env_${i}__`;
+/** How deep references are looked for: far below any real key, far above a stack overflow. */
+const MAX_DEPTH = 64;
 
-export interface InterpolationResult {
+/** One `${…}` in the file. */
+interface Reference {
+  name: string;
+  fallback: string | undefined;
+  line: number;
+}
+
+/** The file's text with every reference replaced by a placeholder, and what each one was. */
+export interface MarkedText {
   text: string;
+  references: readonly Reference[];
+}
+
+export interface Resolved {
+  /** The parsed document with every reference replaced by its value, always as text. */
+  value: unknown;
   /** Variables referenced without a default and not set, with the line they appear on. */
   missing: { name: string; line: number }[];
+  /**
+   * Where a whole scalar was one reference (`port: ${PORT}`), as JSON-encoded paths: only
+   * there may the text be read as the number or boolean the schema wants.
+   */
+  wholeValues: ReadonlySet<string>;
 }
 
 /**
- * Replaces `${VAR}` / `${VAR:-default}` in the file's text before it is parsed, so a
- * substituted number stays a number. Lines that are YAML comments are left alone: a
- * commented-out reference must not make the file invalid.
+ * Replaces each `${VAR}` / `${VAR:-default}` with a placeholder before the file is parsed, so
+ * that a variable's value never goes through the YAML or JSON parser: a value such as
+ * `abc #def` or `x, y: z` stays that text, instead of being cut at a comment or adding keys.
+ * Outside a JSON string, the placeholder is quoted so the JSON stays valid. References on
+ * YAML comment lines never reach the parsed document, so they are never looked up.
  */
-export function interpolate(text: string, env: NodeJS.ProcessEnv): InterpolationResult {
-  const missing: { name: string; line: number }[] = [];
-  const lines = text.split('\n').map((line, i) => {
-    if (/^\s*#/.test(line)) return line;
-    return line.replace(PATTERN, (_m, name: string, fallback: string | undefined) => {
-      const value = env[name];
-      if (value !== undefined && value !== '') return value;
-      if (fallback !== undefined) return fallback;
-      if (value === '') return value;
-      missing.push({ name, line: i + 1 });
-      return '';
-    });
+export function markReferences(text: string, format: 'yaml' | 'json'): MarkedText {
+  const references: Reference[] = [];
+  const lineStarts = [0];
+  for (let i = 0; i < text.length; i++) if (text[i] === '\n') lineStarts.push(i + 1);
+  const lineOf = (offset: number): number => {
+    let line = 0;
+    while (line + 1 < lineStarts.length && (lineStarts[line + 1] as number) <= offset) line++;
+    return line + 1;
+  };
+  const inString = format === 'json' ? jsonStringMask(text) : null;
+  const marked = text.replace(PATTERN, (_m, name: string, fallback: string | undefined, offset: number) => {
+    const token = placeholder(references.length);
+    references.push({ name, fallback, line: lineOf(offset) });
+    return inString === null || inString[offset] ? token : `"${token}"`;
   });
-  return { text: lines.join('\n'), missing };
+  return { text: marked, references };
+}
+
+/** Puts the variables' values where the placeholders ended up in the parsed document (keys included). */
+export function resolveReferences(parsed: unknown, marked: MarkedText, env: NodeJS.ProcessEnv): Resolved {
+  const missing: { name: string; line: number }[] = [];
+  const reported = new Set<number>();
+  const wholeValues = new Set<string>();
+  const valueOf = (index: number): string => {
+    const ref = marked.references[index] as Reference;
+    const value = env[ref.name];
+    if (value !== undefined && value !== '') return value;
+    if (ref.fallback !== undefined) return ref.fallback;
+    if (value === undefined && !reported.has(index)) {
+      reported.add(index);
+      missing.push({ name: ref.name, line: ref.line });
+    }
+    return '';
+  };
+  const substitute = (s: string): string => s.replace(PLACEHOLDER, (_m, i: string) => valueOf(Number(i)));
+  const walk = (node: unknown, path: (string | number)[]): unknown => {
+    // No configuration key lies this deep; what does is invalid anyway, and left as it is.
+    if (path.length > MAX_DEPTH) return node;
+    if (typeof node === 'string') {
+      if (!node.includes('__breakwater_env_')) return node;
+      if (/^__breakwater_env_\d+__$/.test(node)) wholeValues.add(JSON.stringify(path));
+      return substitute(node);
+    }
+    if (Array.isArray(node)) return node.map((item, i) => walk(item, [...path, i]));
+    if (typeof node === 'object' && node !== null) {
+      const out: Record<string, unknown> = {};
+      for (const [key, item] of Object.entries(node)) {
+        const k = key.includes('__breakwater_env_') ? substitute(key) : key;
+        // defineProperty: a key `__proto__` stays a key (and an unknown one), never a prototype.
+        Object.defineProperty(out, k, { value: walk(item, [...path, k]), enumerable: true, writable: true, configurable: true });
+      }
+      return out;
+    }
+    return node;
+  };
+  const value = marked.references.length === 0 ? parsed : walk(parsed, []);
+  missing.sort((a, b) => a.line - b.line);
+  return { value, missing, wholeValues };
+}
+
+/** For each character of a JSON text, whether it lies inside a string literal. */
+function jsonStringMask(text: string): boolean[] {
+  const mask: boolean[] = new Array<boolean>(text.length).fill(false);
+  let inside = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inside) {
+      mask[i] = true;
+      if (c === '\\') {
+        mask[i + 1] = true;
+        i++;
+      } else if (c === '"') {
+        inside = false;
+      }
+    } else if (c === '"') {
+      inside = true;
+      mask[i] = true;
+    }
+  }
+  return mask;
 }

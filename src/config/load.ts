@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { interpolate } from './interpolate';
+import { markReferences, resolveReferences } from './interpolate';
 import { configSchema, type RawConfig } from './schema';
 import type { GatewayConfig, UpstreamConfig } from './types';
 
@@ -27,18 +27,19 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
 
 /** Same as loadConfigFile, from text already in memory. */
 export function parseConfigText(text: string, format: 'yaml' | 'json', env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  const { text: substituted, missing } = interpolate(text, env);
-  const issues = missing.map((m) => `line ${m.line}: environment variable ${m.name} is not set and has no default (use \${${m.name}:-default})`);
-  let raw: unknown;
+  const marked = markReferences(text, format);
+  let parsed: unknown;
   try {
-    raw = format === 'json' ? JSON.parse(substituted) : parseYaml(substituted, { uniqueKeys: true, maxAliasCount: 100 });
+    parsed = format === 'json' ? JSON.parse(marked.text) : parseYaml(marked.text, { uniqueKeys: true, maxAliasCount: 100 });
   } catch (err) {
     // The parser's message names line and column; its stack is of no use to the user.
-    throw new ConfigError([...issues, `syntax: ${(err as Error).message.split('\n')[0]}`]);
+    throw new ConfigError([`syntax: ${(err as Error).message.split('\n')[0]}`]);
   }
+  const { value, missing, wholeValues } = resolveReferences(parsed ?? {}, marked, env);
+  const issues = missing.map((m) => `line ${m.line}: environment variable ${m.name} is not set and has no default (use \${${m.name}:-default})`);
   let config: GatewayConfig;
   try {
-    config = parseConfig(withEnvironmentDefaults(raw ?? {}, env));
+    config = parseConfig(readSubstitutedScalars(withEnvironmentDefaults(value, env), wholeValues));
   } catch (err) {
     if (err instanceof ConfigError) throw new ConfigError([...issues, ...err.issues]);
     throw err;
@@ -47,6 +48,28 @@ export function parseConfigText(text: string, format: 'yaml' | 'json', env: Node
   // empty string it left behind may well pass validation (a token, a host).
   if (issues.length > 0) throw new ConfigError(issues);
   return config;
+}
+
+/**
+ * A value that came whole from a variable is text (`PORT=8181` gives "8181"). Where the
+ * schema wants a number or a boolean there, the text is read as one, and only there:
+ * `token: ${ADMIN_TOKEN}` with ADMIN_TOKEN=123456 stays the string "123456".
+ */
+function readSubstitutedScalars(raw: unknown, wholeValues: ReadonlySet<string>): unknown {
+  if (wholeValues.size === 0) return raw;
+  const result = configSchema.safeParse(raw);
+  if (result.success) return raw;
+  for (const issue of result.error.issues) {
+    if (issue.code !== 'invalid_type' || (issue.expected !== 'number' && issue.expected !== 'boolean')) continue;
+    if (!wholeValues.has(JSON.stringify(issue.path))) continue;
+    const parent = issue.path.slice(0, -1).reduce<unknown>((node, key) => (node as Record<PropertyKey, unknown>)[key as PropertyKey], raw) as Record<PropertyKey, unknown>;
+    const key = issue.path[issue.path.length - 1] as PropertyKey;
+    const text = parent[key];
+    if (typeof text !== 'string') continue;
+    if (issue.expected === 'number' && /^\s*-?\d+(\.\d+)?\s*$/.test(text)) parent[key] = Number(text);
+    if (issue.expected === 'boolean' && (text === 'true' || text === 'false')) parent[key] = text === 'true';
+  }
+  return raw;
 }
 
 /**

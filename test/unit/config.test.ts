@@ -125,6 +125,38 @@ describe('environment interpolation', () => {
     ]);
   });
 
+  it('never parses a value as YAML: a comment sign, a comma or digits stay the text they are', () => {
+    const text = `${yaml('{ port: 1 }')}admin: { token: \${ADMIN_TOKEN} }\n`;
+    for (const token of ['abc #def', 'x, y: z', '123456', '1e5', 'true', '"quoted"', '{ a: 1 }', '  spaced  ']) {
+      expect(parseConfigText(text, 'yaml', { ADMIN_TOKEN: token }).admin.token).toBe(token);
+    }
+  });
+
+  it('reads a whole-value reference as the number or boolean the key wants, and only then', () => {
+    const text = `listen: { port: \${GW_PORT} }\nupstreams:\n  b: { url: "http://127.0.0.1:\${UP_PORT}" }\nroutes:\n  - { path: /b, upstream: b, stripPrefix: \${STRIP} }\n`;
+    const c = parseConfigText(text, 'yaml', { GW_PORT: '8181', UP_PORT: '9002', STRIP: 'true' });
+    expect(c.listen.port).toBe(8181);
+    expect(c.upstreams[0]?.url).toBe('http://127.0.0.1:9002');
+    expect(c.routes[0]?.stripPrefix).toBe(true);
+    expect(issuesOf(() => parseConfigText(text, 'yaml', { GW_PORT: 'eighty', UP_PORT: '9002', STRIP: 'yes' }))).toEqual([
+      expect.stringMatching(/^listen\.port: /),
+      expect.stringMatching(/^routes\[0\]\.stripPrefix: /),
+    ]);
+  });
+
+  it('works in JSON files too, inside and outside strings', () => {
+    const text = '{ "listen": { "port": ${GW_PORT} }, "upstreams": { "b": { "url": "http://127.0.0.1:${UP_PORT:-9001}" } }, "routes": [{ "path": "/b", "upstream": "b" }] }';
+    const c = parseConfigText(text, 'json', { GW_PORT: '8282' });
+    expect(c.listen.port).toBe(8282);
+    expect(c.upstreams[0]?.url).toBe('http://127.0.0.1:9001');
+  });
+
+  it('does not look up references in trailing comments, nor trip over deep nesting', () => {
+    expect(parseConfigText(yaml('{ port: 9 } # was ${NOT_SET_ANYWHERE}'), 'yaml', {}).listen.port).toBe(9);
+    const deep = `listen: ${'['.repeat(3000)}"\${GW_X:-1}"${']'.repeat(3000)}\n`;
+    expect(issuesOf(() => parseConfigText(deep, 'yaml', {})).length).toBeGreaterThan(0);
+  });
+
   it('leaves references on comment lines alone', () => {
     const c = parseConfigText(`# port: \${NOT_SET_ANYWHERE}\n${yaml('{ port: 9 }')}`, 'yaml', {});
     expect(c.listen.port).toBe(9);
