@@ -11,7 +11,7 @@ import { TrustedProxies } from './proxy/forwarded-for';
 import { RouteTable } from './routing/match';
 import { Preflight } from './routing/preflight-probe';
 import { systemClock, type Clock } from './server/clock';
-import { createClientErrorHandler } from './server/client-error';
+import { createClientErrorHandler, createConnectHandler } from './server/client-error';
 import { createLogger, createTrafficRequestLog } from './server/logging';
 import { createOwnEndpoints, OWN_PATHS } from './server/own-endpoints';
 import { createTrafficHandler, type RequestObserver, type TrafficHandler, type TrafficState } from './server/traffic';
@@ -112,6 +112,10 @@ export class Gateway {
       handler,
     );
     this.trafficServer.on('clientError', createClientErrorHandler(this.logger));
+    this.trafficServer.on('connect', createConnectHandler(this.logger));
+    // An expectation other than 100-continue: Node would answer a bare 417. RFC 9110 §10.1.1
+    // lets a server ignore it, and the request goes on like any other (Expect is never forwarded).
+    this.trafficServer.on('checkExpectation', handler);
   }
 
   /** Starts listening (host/port from config unless overridden, e.g. port 0 in tests). */

@@ -8,7 +8,7 @@ import { createRequestLogger } from '../server/logging';
 import { GatewayError, isGatewayError } from '../errors/gateway-error';
 import type { Metrics } from '../metrics/metrics';
 import type { Clock } from '../server/clock';
-import { createClientErrorHandler } from '../server/client-error';
+import { createClientErrorHandler, createConnectHandler } from '../server/client-error';
 import { hostHeaderProblem } from '../server/host-header';
 import { problemErrorHandler } from '../server/express-errors';
 import { RequestContext, setContext } from '../server/request-context';
@@ -102,6 +102,9 @@ export class AdminServer {
     // Host is checked by the app (server/host-header.ts), so a bad one gets a problem, not Node's bare 400.
     this.server = http.createServer({ requestTimeout: 30000, headersTimeout: 10000, keepAliveTimeout: 5000, maxHeaderSize: 16384, requireHostHeader: false }, app);
     this.server.on('clientError', createClientErrorHandler(deps.logger));
+    this.server.on('connect', createConnectHandler(deps.logger));
+    // As on the traffic listener: an unknown expectation is ignored, not a bare 417.
+    this.server.on('checkExpectation', app);
   }
 
   async listen(port: number, host: string): Promise<AddressInfo> {

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { ErrorCode } from '../errors/catalog';
+import { CATALOG, type ErrorCode } from '../errors/catalog';
 import { GatewayError } from '../errors/gateway-error';
 import { toProblem } from '../errors/problem';
+import { contextOf } from './request-context';
+import { requestIdOf } from './request-id';
 
 /** Node's parser and timeout errors → catalog codes. Anything else malformed is a 400. */
 function codeOf(err: NodeJS.ErrnoException): ErrorCode {
@@ -22,7 +24,8 @@ const DETAIL: Partial<Record<ErrorCode, string>> = {
 /**
  * Answers Node's `clientError` (bad framing, smuggling attempts, oversized headers, slow
  * senders) with a problem on the raw socket, then closes it. These never reach a route,
- * so nothing reaches an upstream.
+ * so nothing reaches an upstream. When the request's head had been read (a body too slow),
+ * the answer carries its X-Request-Id and path like any other.
  */
 export function createClientErrorHandler(logger: Logger): (err: NodeJS.ErrnoException, socket: Duplex) => void {
   return (err, socket) => {
@@ -31,24 +34,51 @@ export function createClientErrorHandler(logger: Logger): (err: NodeJS.ErrnoExce
       socket.destroy();
       return;
     }
+    const current = (socket as { _httpMessage?: { headersSent?: boolean; req?: IncomingMessage } })._httpMessage;
     // A response is already under way on this socket: it cannot be replaced.
-    if ((socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+    if (current?.headersSent) {
       socket.destroy();
       return;
     }
     const code = codeOf(err);
-    const requestId = randomUUID();
-    const problem = toProblem(new GatewayError(code, { detail: DETAIL[code] }), { method: undefined, headers: {}, url: '/' }, requestId);
-    const body = JSON.stringify(problem);
-    logger.info({ requestId, code, status: problem.status, parserError: err.code }, 'client error');
-    socket.end(
-      `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ''}\r\n` +
-        'Content-Type: application/problem+json\r\n' +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-        `X-Request-Id: ${requestId}\r\n` +
-        'Cache-Control: no-store\r\n' +
-        'Connection: close\r\n\r\n' +
-        body,
-    );
+    const req = current?.req;
+    const requestId = (req && contextOf(req)?.requestId) ?? randomUUID();
+    answerOnSocket(socket, new GatewayError(code, { detail: DETAIL[code] }), req ?? NO_REQUEST, requestId);
+    logger.info({ requestId, code, status: CATALOG[code].status, parserError: err.code }, 'client error');
   };
+}
+
+/**
+ * Answers CONNECT with 400 INVALID_REQUEST and closes the connection: the gateway forwards
+ * origin-form paths to configured upstreams only and never opens a tunnel (without this
+ * listener, Node would close the connection without a word).
+ */
+export function createConnectHandler(logger: Logger): (req: IncomingMessage, socket: Duplex) => void {
+  return (req, socket) => {
+    const requestId = requestIdOf(req);
+    answerOnSocket(socket, new GatewayError('INVALID_REQUEST', { detail: 'CONNECT is not supported: the gateway forwards paths to its configured upstreams and never opens a tunnel.' }), req, requestId);
+    logger.info({ requestId, code: 'INVALID_REQUEST', status: 400, method: 'CONNECT' }, 'client error');
+  };
+}
+
+/** What a problem is rendered from when no request head could be read. */
+const NO_REQUEST = { method: undefined, headers: {}, url: '/' };
+
+/** Writes `err` as a complete problem response on a socket no ServerResponse owns, then ends it. */
+function answerOnSocket(socket: Duplex, err: GatewayError, req: Pick<IncomingMessage, 'method' | 'headers' | 'url'>, requestId: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const problem = toProblem(err, req, requestId);
+  const body = JSON.stringify(problem);
+  socket.end(
+    `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ''}\r\n` +
+      'Content-Type: application/problem+json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Request-Id: ${requestId}\r\n` +
+      'Cache-Control: no-store\r\n' +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
 }

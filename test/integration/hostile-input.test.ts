@@ -183,9 +183,13 @@ describe('hostile input', () => {
       expectRefused(await exchange(port, [`OPTIONS * HTTP/1.1\r\nHost: gw\r\n\r\n`]), BAD_TARGET);
     });
 
-    it('CONNECT to an upstream: the connection is closed, no tunnel is opened', async () => {
-      const answer = await exchange(port, [`CONNECT 127.0.0.1:${internal.port} HTTP/1.1\r\nHost: 127.0.0.1:${internal.port}\r\n\r\nGET /internal/secrets HTTP/1.1\r\nHost: x\r\n\r\n`]);
-      expectRefused(answer, 'closed');
+    it('CONNECT to an upstream: 400 and the connection closed, no tunnel is opened', async () => {
+      const answer = await exchange(port, [`CONNECT 127.0.0.1:${internal.port} HTTP/1.1\r\nHost: 127.0.0.1:${internal.port}\r\nX-Request-Id: connect-1\r\n\r\nGET /internal/secrets HTTP/1.1\r\nHost: x\r\n\r\n`]);
+      expectRefused(answer, BAD_TARGET);
+      expect(answer.headers['x-request-id']).toBe('connect-1');
+      expect(answer.closed).toBe(true);
+      // One answer only: the request written after CONNECT was never read.
+      expect(answer.text.match(/HTTP\/1\.1 /g)).toHaveLength(1);
       expect(internal.connections).toBe(0);
     });
   });
@@ -261,6 +265,13 @@ describe('hostile input', () => {
       expectRefused(await exchange(port, [text]), BAD_TARGET);
     });
 
+    it('an expectation other than 100-continue is ignored, not answered with a bare 417', async () => {
+      const answer = await exchange(port, ['GET /api/x HTTP/1.1\r\nHost: gw\r\nExpect: something-else\r\n\r\n']);
+      expect(answer.status).toBe(200);
+      expect(api.received).toHaveLength(1);
+      expect(api.received[0]?.headers.expect).toBeUndefined();
+    });
+
     it(`headers over maxHeaderBytes (${MAX_HEADER_BYTES}) get 431`, async () => {
       const answer = await exchange(port, [`GET /api/x HTTP/1.1\r\nHost: gw\r\nX-Padding: ${'p'.repeat(MAX_HEADER_BYTES + 100)}\r\n\r\n`]);
       expectRefused(answer, { status: 431, code: 'HEADERS_TOO_LARGE' });
@@ -297,6 +308,14 @@ describe('hostile input', () => {
       expect(answer.closed).toBe(true);
       expect(answer.elapsedMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100);
       expect(answer.elapsedMs).toBeLessThan(REQUEST_TIMEOUT_MS + 1000);
+    });
+
+    it('a 408 for a slow body carries the request\'s own X-Request-Id and path', async () => {
+      const drip: [number, string][] = Array.from({ length: 40 }, (): [number, string] => [150, 'x']);
+      const answer = await exchange(port, ['POST /api/slow-body HTTP/1.1\r\nHost: gw\r\nX-Request-Id: slow-1\r\nContent-Length: 100\r\n\r\n', ...drip]);
+      expectRefused(answer, { status: 408, code: 'REQUEST_TIMEOUT' });
+      expect(answer.headers['x-request-id']).toBe('slow-1');
+      expect(JSON.parse(answer.body)).toMatchObject({ requestId: 'slow-1', instance: '/api/slow-body' });
     });
 
     it('a slow body never costs the upstream a breaker failure', async () => {
