@@ -44,7 +44,7 @@ export function createClientErrorHandler(logger: Logger): (err: NodeJS.ErrnoExce
     const req = current?.req;
     const requestId = (req && contextOf(req)?.requestId) ?? randomUUID();
     answerOnSocket(socket, new GatewayError(code, { detail: DETAIL[code] }), req ?? NO_REQUEST, requestId);
-    logger.info({ requestId, code, status: CATALOG[code].status, parserError: err.code }, 'client error');
+    logLine(logger, requestId, req, code, err.code);
   };
 }
 
@@ -57,8 +57,24 @@ export function createConnectHandler(logger: Logger): (req: IncomingMessage, soc
   return (req, socket) => {
     const requestId = requestIdOf(req);
     answerOnSocket(socket, new GatewayError('INVALID_REQUEST', { detail: 'CONNECT is not supported: the gateway forwards paths to its configured upstreams and never opens a tunnel.' }), req, requestId);
-    logger.info({ requestId, code: 'INVALID_REQUEST', status: 400, method: 'CONNECT' }, 'client error');
+    logLine(logger, requestId, req, 'INVALID_REQUEST');
   };
+}
+
+/**
+ * The request's log line (SPEC §9), in the shape of every other one: `req` when its head was
+ * read (never the query), `res.status`, the code, and what the HTTP parser objected to.
+ */
+function logLine(logger: Logger, requestId: string, req: IncomingMessage | undefined, code: ErrorCode, parserError?: string): void {
+  const url = req?.url ?? '';
+  const q = url.indexOf('?');
+  logger.info({
+    requestId,
+    ...(req ? { req: { method: req.method, path: q === -1 ? url : url.slice(0, q) } } : {}),
+    code,
+    res: { status: CATALOG[code].status },
+    ...(parserError ? { parserError } : {}),
+  }, 'client error');
 }
 
 /** What a problem is rendered from when no request head could be read. */

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/server/logging';
 import { oneRoute, request, startGateway, type StartedGateway } from '../helpers/gateway';
@@ -32,6 +33,20 @@ describe('request logs', () => {
     expect(found).toHaveLength(1);
     return found[0] as Record<string, unknown>;
   }
+
+  test('requests answered on the raw socket (bad framing, CONNECT) get a line of the same shape', async () => {
+    const send = (text: string): Promise<void> => new Promise((resolve) => {
+      const socket = net.connect(Number(new URL(gateway.url).port), '127.0.0.1', () => socket.end(text));
+      socket.on('data', () => undefined);
+      socket.on('close', () => resolve());
+    });
+    await send('CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\nX-Request-Id: log-connect-1\r\n\r\n');
+    expect(await untilLogged('log-connect-1')).toMatchObject({ level: 30, req: { method: 'CONNECT', path: '127.0.0.1:1' }, code: 'INVALID_REQUEST', res: { status: 400 }, msg: 'client error' });
+    const before = lines.length;
+    await send('GET /api/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n');
+    for (let i = 0; i < 50 && lines.length === before; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(lines.slice(before)).toEqual([expect.objectContaining({ code: 'INVALID_REQUEST', res: { status: 400 }, parserError: expect.any(String), msg: 'client error' })]);
+  });
 
   test('a proxied request is one line with route, upstream, status, duration and breaker state', async () => {
     const reply = await request(gateway.url, '/api/loans?secret=abc', {
