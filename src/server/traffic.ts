@@ -162,12 +162,12 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
       ctx.route = route.path;
       ctx.upstream = route.upstream;
       if (route.methods && !route.methods.has(req.method ?? '')) {
-        return fail(req, res, new GatewayError('METHOD_NOT_ALLOWED', { detail: `Method ${req.method} is not allowed on ${route.path}.`, headers: { Allow: route.allow } }));
+        return fail(req, res, new GatewayError('METHOD_NOT_ALLOWED', { upstream: route.upstream, detail: `Method ${req.method} is not allowed on ${route.path}.`, headers: { Allow: route.allow } }));
       }
       const max = route.config.maxBodyBytes;
       const length = req.headers['content-length'];
       if (length !== undefined) {
-        if (Number(length) > max) return fail(req, res, tooLarge(max));
+        if (Number(length) > max) return fail(req, res, tooLarge(max, route.upstream));
         if (Number(length) === 0) return forward(req, res, ctx, match);
       } else if (req.headers['transfer-encoding'] === undefined) {
         return forward(req, res, ctx, match);
@@ -177,7 +177,7 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
       // reach the upstream half-sent and spend its response timeout (and breaker) on the
       // caller's slowness (SPEC §5: too-slow senders never reach an upstream).
       readBody(req, max, (body) => {
-        if (body === null) return fail(req, res, tooLarge(max));
+        if (body === null) return fail(req, res, tooLarge(max, route.upstream));
         forward(req, res, ctx, match, body);
       });
     } catch (err) {
@@ -192,8 +192,9 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
   });
 }
 
-function tooLarge(max: number): GatewayError {
-  return new GatewayError('PAYLOAD_TOO_LARGE', { detail: `The request body exceeds this route's limit of ${max} bytes.` });
+/** The route's upstream is named (SPEC §4: "the upstream concerned"), though nothing reached it. */
+function tooLarge(max: number, upstream: string): GatewayError {
+  return new GatewayError('PAYLOAD_TOO_LARGE', { upstream, detail: `The request body exceeds this route's limit of ${max} bytes.` });
 }
 
 /** Collects a body of at most `max` bytes; calls back with null as soon as it is larger. */

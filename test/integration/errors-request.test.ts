@@ -35,7 +35,7 @@ describe('problems caused by the request', () => {
 
   it('METHOD_NOT_ALLOWED: 405 with an Allow header naming the route\'s methods', async () => {
     const r = await request(g.url, '/api/items', { method: 'DELETE' });
-    const body = expectProblem(r, { status: 405, code: 'METHOD_NOT_ALLOWED', forwarded: false, retryable: false });
+    const body = expectProblem(r, { status: 405, code: 'METHOD_NOT_ALLOWED', forwarded: false, retryable: false, upstream: 'backend' });
     expect(String(r.headers.allow).split(/,\s*/).sort()).toEqual(['GET', 'HEAD', 'POST']);
     expect(body.instance).toBe('/api/items');
     expect(upstream.received).toHaveLength(0);
@@ -91,7 +91,8 @@ describe('problems caused by the request', () => {
 
   it('PAYLOAD_TOO_LARGE: by Content-Length, before any byte is forwarded', async () => {
     const r = await request(g.url, '/api/upload', { method: 'POST', body: 'x'.repeat(101), headers: { 'content-type': 'text/plain' } });
-    expectProblem(r, { status: 413, code: 'PAYLOAD_TOO_LARGE', forwarded: false, retryable: false });
+    // The route's upstream is named, the one concerned (SPEC §4), though nothing reached it.
+    expectProblem(r, { status: 413, code: 'PAYLOAD_TOO_LARGE', forwarded: false, retryable: false, upstream: 'backend' });
     expect(upstream.received).toHaveLength(0);
   });
 
@@ -101,7 +102,7 @@ describe('problems caused by the request', () => {
       body: 'y'.repeat(150),
       headers: { 'transfer-encoding': 'chunked' },
     });
-    expectProblem(r, { status: 413, code: 'PAYLOAD_TOO_LARGE', forwarded: false, retryable: false });
+    expectProblem(r, { status: 413, code: 'PAYLOAD_TOO_LARGE', forwarded: false, retryable: false, upstream: 'backend' });
     expect(upstream.received).toHaveLength(0);
   });
 
