@@ -111,8 +111,8 @@ export class Gateway {
       },
       handler,
     );
-    this.trafficServer.on('clientError', createClientErrorHandler(this.logger));
-    this.trafficServer.on('connect', createConnectHandler(this.logger));
+    this.trafficServer.on('clientError', createClientErrorHandler(this.logger, this.metrics.countRefused));
+    this.trafficServer.on('connect', createConnectHandler(this.logger, this.metrics.countRefused));
     // An expectation other than 100-continue: Node would answer a bare 417. RFC 9110 §10.1.1
     // lets a server ignore it, and the request goes on like any other (Expect is never forwarded).
     this.trafficServer.on('checkExpectation', handler);

@@ -47,6 +47,11 @@ export class Metrics {
   readonly register: Registry;
   /** Push into the traffic handler's observers; runs once per request, so it is kept cheap. */
   readonly observe: RequestObserver;
+  /**
+   * Counts a request refused on the raw socket before any handler saw it (bad framing,
+   * headers too large or too slow, CONNECT): no route, no upstream, no duration.
+   */
+  readonly countRefused: (method: string | undefined, status: number, code: string) => void;
   private readonly detach: (() => void)[] = [];
 
   constructor(options: MetricsOptions) {
@@ -142,6 +147,12 @@ export class Metrics {
       }
       child.count.value++;
       child.duration.observe((performance.now() - ctx.startedAt) / 1000);
+    };
+    this.countRefused = (rawMethod, statusCode, code) => {
+      const method = METHODS.has(rawMethod ?? '') ? (rawMethod as string) : 'OTHER';
+      const status = String(statusCode);
+      // The same series a routeless request with these labels counts into; no duration, as none was measured.
+      requests.series(`\u0000\u0000${method}\u0000${status}\u0000${code}`, { route: '', upstream: '', method, status, status_class: `${status.charAt(0)}xx`, code }).value++;
     };
   }
 

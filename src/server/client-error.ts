@@ -27,7 +27,7 @@ const DETAIL: Partial<Record<ErrorCode, string>> = {
  * so nothing reaches an upstream. When the request's head had been read (a body too slow),
  * the answer carries its X-Request-Id and path like any other.
  */
-export function createClientErrorHandler(logger: Logger): (err: NodeJS.ErrnoException, socket: Duplex) => void {
+export function createClientErrorHandler(logger: Logger, count: CountRefused = () => undefined): (err: NodeJS.ErrnoException, socket: Duplex) => void {
   return (err, socket) => {
     // A peer that reset or already went away needs no answer.
     if (err.code === 'ECONNRESET' || !socket.writable) {
@@ -45,19 +45,24 @@ export function createClientErrorHandler(logger: Logger): (err: NodeJS.ErrnoExce
     const requestId = (req && contextOf(req)?.requestId) ?? randomUUID();
     answerOnSocket(socket, new GatewayError(code, { detail: DETAIL[code] }), req ?? NO_REQUEST, requestId);
     logLine(logger, requestId, req, code, err.code);
+    count(req?.method, CATALOG[code].status, code);
   };
 }
+
+/** Counts a request answered on the raw socket (Metrics.countRefused). */
+export type CountRefused = (method: string | undefined, status: number, code: string) => void;
 
 /**
  * Answers CONNECT with 400 INVALID_REQUEST and closes the connection: the gateway forwards
  * origin-form paths to configured upstreams only and never opens a tunnel (without this
  * listener, Node would close the connection without a word).
  */
-export function createConnectHandler(logger: Logger): (req: IncomingMessage, socket: Duplex) => void {
+export function createConnectHandler(logger: Logger, count: CountRefused = () => undefined): (req: IncomingMessage, socket: Duplex) => void {
   return (req, socket) => {
     const requestId = requestIdOf(req);
     answerOnSocket(socket, new GatewayError('INVALID_REQUEST', { detail: 'CONNECT is not supported: the gateway forwards paths to its configured upstreams and never opens a tunnel.' }), req, requestId);
     logLine(logger, requestId, req, 'INVALID_REQUEST');
+    count(req.method, 400, 'INVALID_REQUEST');
   };
 }
 

@@ -3,6 +3,7 @@
  * the duration histogram, breaker state and transitions, upstream health and process metrics,
  * with label values that never hold raw paths or ids.
  */
+import net from 'node:net';
 import { expectProblem, request, startGateway, waitFor, type StartedGateway } from '../helpers/gateway';
 import { startUpstream, type ControlledUpstream } from '../helpers/upstream';
 
@@ -58,6 +59,14 @@ describe('GET /metrics', () => {
     expectProblem(await request(gw.url, '/api/loans/1', { method: 'DELETE' }), { status: 405, code: 'METHOD_NOT_ALLOWED', forwarded: false, retryable: false });
     await call('/api/loans/1', 'PROPFIND');
     await call('/healthz');
+    // Refused on the raw socket, before any handler: smuggling-shaped framing and CONNECT.
+    for (const text of ['GET /api/loans/1 HTTP/1.1\r\nHost: gw\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n', 'CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n']) {
+      await new Promise<void>((resolve) => {
+        const socket = net.connect(Number(new URL(gw.url).port), '127.0.0.1', () => socket.end(text));
+        socket.on('data', () => undefined);
+        socket.on('close', () => resolve());
+      });
+    }
     backend.setMode({ kind: 'status', status: 503 });
     failed = 0;
     while (gw.gw.registry.get('backend').breaker.state().value === 'closed' && failed < 20) {
@@ -92,6 +101,11 @@ describe('GET /metrics', () => {
     expect(find(samples, 'breakwater_requests_total', { route: '/api/loans', method: 'DELETE', status: '405', code: 'METHOD_NOT_ALLOWED' })?.value).toBe(1);
     expect(find(samples, 'breakwater_requests_total', { route: '/checked', upstream: 'checked', status: '200' })?.value).toBe(1);
     expect(find(samples, 'breakwater_requests_total', { route: '/healthz', upstream: '', status: '200' })?.value).toBe(1);
+  });
+
+  it('counts requests refused on the raw socket too, with route="" and no duration', () => {
+    expect(find(samples, 'breakwater_requests_total', { route: '', upstream: '', method: 'OTHER', status: '400', status_class: '4xx', code: 'INVALID_REQUEST' })?.value).toBe(2);
+    expect(find(samples, 'breakwater_request_duration_seconds_count', { route: '', upstream: '', method: 'OTHER', status_class: '4xx' })).toBeUndefined();
   });
 
   it('labels unmatched requests with route="" and upstream="", and unknown methods as OTHER', () => {
