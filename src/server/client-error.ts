@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { CATALOG, type ErrorCode } from '../errors/catalog';
 import { GatewayError } from '../errors/gateway-error';
-import { toProblem } from '../errors/problem';
+import { sendProblem, toProblem } from '../errors/problem';
 import { contextOf } from './request-context';
 import { requestIdOf } from './request-id';
 
@@ -24,8 +24,7 @@ const DETAIL: Partial<Record<ErrorCode, string>> = {
 /**
  * Answers Node's `clientError` (bad framing, smuggling attempts, oversized headers, slow
  * senders) with a problem on the raw socket, then closes it. These never reach a route,
- * so nothing reaches an upstream. When the request's head had been read (a body too slow),
- * the answer carries its X-Request-Id and path like any other.
+ * so nothing reaches an upstream.
  */
 export function createClientErrorHandler(logger: Logger, count: CountRefused = () => undefined): (err: NodeJS.ErrnoException, socket: Duplex) => void {
   return (err, socket) => {
@@ -34,18 +33,28 @@ export function createClientErrorHandler(logger: Logger, count: CountRefused = (
       socket.destroy();
       return;
     }
-    const current = (socket as { _httpMessage?: { headersSent?: boolean; req?: IncomingMessage } })._httpMessage;
+    const current = (socket as { _httpMessage?: ServerResponse })._httpMessage;
     // A response is already under way on this socket: it cannot be replaced.
     if (current?.headersSent) {
       socket.destroy();
       return;
     }
     const code = codeOf(err);
-    const req = current?.req;
-    const requestId = (req && contextOf(req)?.requestId) ?? randomUUID();
-    answerOnSocket(socket, new GatewayError(code, { detail: DETAIL[code] }), req ?? NO_REQUEST, requestId);
-    logLine(logger, requestId, req, code, err.code);
-    count(req?.method, CATALOG[code].status, code);
+    const error = new GatewayError(code, { detail: DETAIL[code] });
+    const ctx = current ? contextOf(current.req) : undefined;
+    if (current && ctx) {
+      // The head was read and a handler holds the request (a body too slow): answer through
+      // its response, so the request keeps its id and path and is logged and counted once,
+      // by the handler, like any other.
+      ctx.code = code;
+      current.shouldKeepAlive = false;
+      sendProblem(current, error, current.req, ctx.requestId);
+      return;
+    }
+    const requestId = randomUUID();
+    answerOnSocket(socket, error, NO_REQUEST, requestId);
+    logLine(logger, requestId, undefined, code, err.code);
+    count(undefined, CATALOG[code].status, code);
   };
 }
 

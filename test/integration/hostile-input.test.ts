@@ -7,7 +7,9 @@
 import net from 'node:net';
 import { parseConfigText } from '../../src/config/load';
 import { ConfigError } from '../../src/config/load';
-import { parseRaw, request, startGateway, type StartedGateway } from '../helpers/gateway';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/server/logging';
+import { parseRaw, request, sleep, startGateway, waitFor, type StartedGateway } from '../helpers/gateway';
 import { startUpstream, type ControlledUpstream } from '../helpers/upstream';
 
 const HEADERS_TIMEOUT_MS = 1000;
@@ -76,6 +78,7 @@ function exchange(port: number, chunks: (string | Buffer | [number, string])[], 
 type Want = { status: number; code: string } | 'closed';
 
 describe('hostile input', () => {
+  const logLines: Record<string, unknown>[] = [];
   let api: ControlledUpstream;
   let internal: ControlledUpstream;
   let g: StartedGateway;
@@ -93,7 +96,12 @@ describe('hostile input', () => {
           { path: '/internal', upstream: 'internal', methods: ['GET'] },
         ],
       },
-      { processMetrics: false },
+      { processMetrics: false, logger: createLogger('info', new Writable({
+        write(chunk: Buffer, _enc, done) {
+          for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logLines.push(JSON.parse(line) as Record<string, unknown>);
+          done();
+        },
+      })) },
     );
     port = Number(new URL(g.url).port);
   });
@@ -316,6 +324,12 @@ describe('hostile input', () => {
       expectRefused(answer, { status: 408, code: 'REQUEST_TIMEOUT' });
       expect(answer.headers['x-request-id']).toBe('slow-1');
       expect(JSON.parse(answer.body)).toMatchObject({ requestId: 'slow-1', instance: '/api/slow-body' });
+      // One line for the request, with its answer: not a 'client error' line beside a 'request aborted' one.
+      await waitFor(() => logLines.some((l) => l.requestId === 'slow-1'), 1000, 'log line');
+      await sleep(50);
+      expect(logLines.filter((l) => l.requestId === 'slow-1')).toEqual([
+        expect.objectContaining({ req: { method: 'POST', path: '/api/slow-body' }, code: 'REQUEST_TIMEOUT', res: { status: 408 }, msg: 'request completed' }),
+      ]);
     });
 
     it('a slow body never costs the upstream a breaker failure', async () => {
