@@ -15,7 +15,7 @@ import { RequestContext, setContext } from '../server/request-context';
 import { requestIdOf } from '../server/request-id';
 import type { UpstreamRegistry } from '../upstreams/registry';
 import { adminAuth } from './auth';
-import { breakerRoutes } from './breakers';
+import { breakerRoutes, isBreakerAction } from './breakers';
 import { dashboardRoutes, isDashboardPath } from './dashboard';
 import { EventStream, type EventStreamOptions } from './event-stream';
 
@@ -58,7 +58,7 @@ export function createAdminApp(deps: AdminAppDeps): Express {
 
   app.use(adminAuth(deps.token));
   app.get('/admin/breakers/stream', (req, res, next) => deps.events.handle(req, res, next));
-  app.use(breakerRoutes({ registry: deps.registry, clock: deps.clock, logger: deps.logger }));
+  app.use(breakerRoutes({ registry: deps.registry, clock: deps.clock, logger: deps.logger, actionsEnabled: deps.token !== '' }));
   app.get('/metrics', (_req, res, next) => {
     deps.metrics.text().then(({ contentType, body }) => {
       res.setHeader('Content-Type', contentType);
@@ -67,7 +67,7 @@ export function createAdminApp(deps: AdminAppDeps): Express {
   });
   app.all(['/admin/breakers', '/admin/breakers/stream', '/metrics'], methodNotAllowed('GET, HEAD'));
   app.all('/admin/breakers/:name/:action', (req, res, next) =>
-    ['open', 'close', 'reset'].includes(req.params.action as string) ? methodNotAllowed('POST')(req, res, next) : next());
+    isBreakerAction(req.params.action as string) ? methodNotAllowed('POST')(req, res, next) : next());
   app.use((_req, _res, next) => next(new GatewayError('ROUTE_NOT_FOUND', { detail: 'No admin endpoint at this path.' })));
 
   const logBugs: ErrorRequestHandler = (err, _req, _res, next) => {

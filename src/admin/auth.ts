@@ -26,17 +26,14 @@ const CHALLENGE = 'Bearer realm="breakwater-admin"';
  * SPEC §7 admin authorization.
  * - With a token configured: every request through this middleware needs
  *   `Authorization: Bearer <token>`; otherwise 401 UNAUTHORIZED with a `WWW-Authenticate` challenge.
- * - Without a token: reads (GET, HEAD) are open, and the actions (POST to a breaker's
- *   open/close/reset) are 403 FORBIDDEN, since there is no way to authorize them. Any other
- *   request goes on to routing, so a wrong method or path gets the same 405 or 404 as with a token.
+ * - Without a token: every request goes on to routing; reads are open, and the action handler
+ *   (breakers.ts) answers 403 FORBIDDEN, since there is no way to authorize an action. A wrong
+ *   method or path so gets the same 405 or 404 as with a token.
  */
 export function adminAuth(token: string): RequestHandler {
   const expected = token;
   return (req, _res, next) => {
-    if (expected === '') {
-      if (!isAction(req.method, req.path)) return next();
-      return next(new GatewayError('FORBIDDEN', { detail: 'No admin token is configured (admin.token), so admin actions are disabled.' }));
-    }
+    if (expected === '') return next();
     const presented = bearerToken(req.headers.authorization);
     if (presented !== null && tokenMatches(presented, expected)) return next();
     const error = presented === null ? '' : ', error="invalid_token"';
@@ -45,11 +42,4 @@ export function adminAuth(token: string): RequestHandler {
       headers: { 'WWW-Authenticate': CHALLENGE + error },
     }));
   };
-}
-
-/** The admin requests that change state: POST /admin/breakers/{name}/{open|close|reset}. */
-const ACTION_PATH = /^\/admin\/breakers\/[^/]+\/(?:open|close|reset)\/?$/;
-
-function isAction(method: string, path: string): boolean {
-  return method === 'POST' && ACTION_PATH.test(path);
 }

@@ -62,6 +62,8 @@ export interface BreakerRoutesDeps {
   registry: UpstreamRegistry;
   clock: Clock;
   logger: Logger;
+  /** False when no `admin.token` is configured: no action can be authorized, so each is 403. */
+  actionsEnabled: boolean;
 }
 
 const ACTIONS = {
@@ -75,9 +77,15 @@ const ACTIONS = {
 
 type Action = keyof typeof ACTIONS;
 
+/** Whether `name` is one of the breaker actions (open, close, reset). */
+export function isBreakerAction(name: string): name is Action {
+  return Object.hasOwn(ACTIONS, name);
+}
+
 /**
  * GET /admin/breakers and POST /admin/breakers/{name}/open|close|reset (SPEC §7).
- * Authorization happens before this router (auth.ts); the stream lives in event-stream.ts.
+ * With a token, authorization happens before this router (auth.ts); without one, the actions
+ * are refused here. The stream lives in event-stream.ts.
  */
 export function breakerRoutes(deps: BreakerRoutesDeps): Router {
   const router = Router();
@@ -86,14 +94,17 @@ export function breakerRoutes(deps: BreakerRoutesDeps): Router {
   });
   router.post('/admin/breakers/:name/:action', (req, res, next) => {
     const { name, action } = req.params;
-    if (!Object.hasOwn(ACTIONS, action)) return next();
+    if (!isBreakerAction(action)) return next();
+    if (!deps.actionsEnabled) {
+      return next(new GatewayError('FORBIDDEN', { detail: 'No admin token is configured (admin.token), so admin actions are disabled.' }));
+    }
     if (!deps.registry.has(name)) {
       return next(new GatewayError('ROUTE_NOT_FOUND', { detail: 'No upstream of that name is configured.' }));
     }
     const upstream = deps.registry.get(name);
     // The path as routed (not the raw URL): it names the call without any query string.
     const by = `POST /admin/breakers/${name}/${action}`;
-    ACTIONS[action as Action](upstream, by);
+    ACTIONS[action](upstream, by);
     deps.logger.warn({ event: 'breaker-override', upstream: name, action, by }, `operator ${action} on breaker ${name}`);
     res.json(breakerView(upstream));
   });

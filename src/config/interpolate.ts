@@ -1,8 +1,11 @@
 /** `${NAME}` or `${NAME:-default}`; names follow POSIX shell variable rules. */
 const PATTERN = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 /** What stands in for a reference while the file is parsed: plain text in YAML and in a JSON string. */
-const PLACEHOLDER = /__breakwater_env_(\d+)__/g;
-const placeholder = (i: number): string => `__breakwater_env_${i}__`;
+const PREFIX = '__breakwater_env_';
+const placeholder = (i: number): string => `${PREFIX}${i}__`;
+const PLACEHOLDER = new RegExp(`${PREFIX}(\\d+)__`, 'g');
+/** A scalar that is one placeholder and nothing else. */
+const WHOLE = new RegExp(`^${PREFIX}\\d+__$`);
 /** How deep references are looked for: far below any real key, far above a stack overflow. */
 const MAX_DEPTH = 64;
 
@@ -77,15 +80,15 @@ export function resolveReferences(parsed: unknown, marked: MarkedText, env: Node
     // No configuration key lies this deep; what does is invalid anyway, and left as it is.
     if (path.length > MAX_DEPTH) return node;
     if (typeof node === 'string') {
-      if (!node.includes('__breakwater_env_')) return node;
-      if (/^__breakwater_env_\d+__$/.test(node)) wholeValues.add(JSON.stringify(path));
+      if (!node.includes(PREFIX)) return node;
+      if (WHOLE.test(node)) wholeValues.add(JSON.stringify(path));
       return substitute(node);
     }
     if (Array.isArray(node)) return node.map((item, i) => walk(item, [...path, i]));
     if (typeof node === 'object' && node !== null) {
       const out: Record<string, unknown> = {};
       for (const [key, item] of Object.entries(node)) {
-        const k = key.includes('__breakwater_env_') ? substitute(key) : key;
+        const k = key.includes(PREFIX) ? substitute(key) : key;
         // defineProperty: a key `__proto__` stays a key (and an unknown one), never a prototype.
         Object.defineProperty(out, k, { value: walk(item, [...path, k]), enumerable: true, writable: true, configurable: true });
       }

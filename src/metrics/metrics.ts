@@ -28,7 +28,15 @@ export interface MetricsOptions {
 
 interface RequestChildren {
   count: CounterSeries;
-  duration: HistogramSeries;
+  /** Created at the first observation, so a combination only ever counted has no empty histogram. */
+  duration: HistogramSeries | undefined;
+  durationKey: string;
+  durationLabels: Readonly<Record<string, string>>;
+}
+
+/** A standard method as itself, anything else as OTHER: label values stay bounded. */
+function methodLabel(method: string | undefined): string {
+  return method !== undefined && METHODS.has(method) ? method : 'OTHER';
 }
 
 /**
@@ -128,32 +136,30 @@ export class Metrics {
 
     // The set of label combinations is bounded, so a request finds its series by one string key.
     const children = new Map<string, RequestChildren>();
-    this.observe = (ctx: RequestContext, req: IncomingMessage, res: ServerResponse): void => {
-      const method = METHODS.has(req.method ?? '') ? (req.method as string) : 'OTHER';
-      const answered = res.headersSent;
-      const status = answered ? String(res.statusCode) : '';
-      const route = ctx.route ?? ownPathOf(req, ownPaths);
-      const upstream = ctx.upstream ?? '';
-      const code = ctx.code ?? '';
+    /** The series of one label combination; status "" means the caller went away before any answer. */
+    const childOf = (route: string, upstream: string, method: string, status: string, code: string): RequestChildren => {
       const key = `${route}\u0000${upstream}\u0000${method}\u0000${status}\u0000${code}`;
       let child = children.get(key);
       if (child === undefined) {
-        const statusClass = answered ? `${status.charAt(0)}xx` : 'aborted';
+        const statusClass = status === '' ? 'aborted' : `${status.charAt(0)}xx`;
         child = {
           count: requests.series(key, { route, upstream, method, status, status_class: statusClass, code }),
-          duration: duration.series(`${route}\u0000${upstream}\u0000${method}\u0000${statusClass}`, { route, upstream, method, status_class: statusClass }),
+          durationKey: `${route}\u0000${upstream}\u0000${method}\u0000${statusClass}`,
+          durationLabels: { route, upstream, method, status_class: statusClass },
+          duration: undefined,
         };
         children.set(key, child);
       }
+      return child;
+    };
+    this.observe = (ctx: RequestContext, req: IncomingMessage, res: ServerResponse): void => {
+      const status = res.headersSent ? String(res.statusCode) : '';
+      const child = childOf(ctx.route ?? ownPathOf(req, ownPaths), ctx.upstream ?? '', methodLabel(req.method), status, ctx.code ?? '');
       child.count.value++;
-      child.duration.observe((performance.now() - ctx.startedAt) / 1000);
+      (child.duration ??= duration.series(child.durationKey, child.durationLabels)).observe((performance.now() - ctx.startedAt) / 1000);
     };
-    this.countRefused = (rawMethod, statusCode, code) => {
-      const method = METHODS.has(rawMethod ?? '') ? (rawMethod as string) : 'OTHER';
-      const status = String(statusCode);
-      // The same series a routeless request with these labels counts into; no duration, as none was measured.
-      requests.series(`\u0000\u0000${method}\u0000${status}\u0000${code}`, { route: '', upstream: '', method, status, status_class: `${status.charAt(0)}xx`, code }).value++;
-    };
+    // No duration sample for these: none was measured.
+    this.countRefused = (method, status, code) => void childOf('', '', methodLabel(method), String(status), code).count.value++;
   }
 
   /** Prometheus text exposition of everything registered. */
