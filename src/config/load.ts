@@ -153,6 +153,14 @@ function crossCheck(raw: unknown): string[] {
       else seen.set(route.path, i);
     }
   });
+  if (isObject(raw.upstreams)) {
+    for (const [name, u] of Object.entries(raw.upstreams)) {
+      // TLS options on a plain-http upstream would be silently ignored: most likely the url was meant to be https://.
+      if (isObject(u) && u.tls !== undefined && typeof u.url === 'string' && u.url.startsWith('http:')) {
+        issues.push(`${formatPath(['upstreams', name, 'tls'])}: applies only to an https:// url`);
+      }
+    }
+  }
   const listen = isObject(raw.listen) ? raw.listen : {};
   const admin = isObject(raw.admin) ? raw.admin : {};
   const listenPort = listen.port ?? 8080;

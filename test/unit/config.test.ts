@@ -276,6 +276,12 @@ describe('cross-checks', () => {
     expect(() => parseConfig({ ...minimal(), listen: { port: 0 }, admin: { port: 0 } })).not.toThrow();
   });
 
+  it('refuses tls options on an http:// upstream, where they would be silently ignored', () => {
+    expect(issuesOf(() => parseConfig({ upstreams: { business: { url: 'http://x:1', tls: { rejectUnauthorized: false } } }, routes: [{ path: '/a', upstream: 'business' }] })))
+      .toEqual(['upstreams.business.tls: applies only to an https:// url']);
+    expect(() => parseConfig({ upstreams: { business: { url: 'https://x:1', tls: { rejectUnauthorized: false } } }, routes: [{ path: '/a', upstream: 'business' }] })).not.toThrow();
+  });
+
   it('reports schema problems and cross-check problems together', () => {
     const issues = issuesOf(() => parseConfig({ upstreams: { business: { url: 'http://x:1', timeoutMs: 0 } }, routes: [{ path: '/a', upstream: 'ghost' }] }));
     expect(issues).toEqual(expect.arrayContaining(['upstreams.business.timeoutMs: expected a positive integer', 'routes[0].upstream: unknown upstream "ghost"']));
