@@ -278,7 +278,7 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     return this.pendingReason ?? fallback;
   }
 
-  /** Derives the view from opossum plus our overrides, and emits a transition when it changed. */
+  /** Derives the view from opossum plus our overrides, and emits a transition when its state changed. */
   private refreshView(reason: TransitionReason, now = this.clock.now()): void {
     const forced = this.forcedState !== null;
     let next: BreakerState;
@@ -290,7 +290,10 @@ export class Breaker extends EventEmitter<BreakerEvents> {
       next = { value: 'closed', since: now, reason, forced };
     }
     const prev = this.view;
-    if (prev.value === next.value && prev.forced === next.forced) {
+    if (prev.value === next.value) {
+      // Forcing a breaker into the state it is in (or resetting a closed one) is no transition:
+      // only the forced flag changes, and `since`/`reason` keep describing the last real change.
+      if (prev.forced !== next.forced) this.view = { ...prev, forced: next.forced } as BreakerState;
       return;
     }
     this.view = next;

@@ -247,4 +247,19 @@ describe('Breaker', () => {
       small.close();
     }
   });
+  it('emits no transition when an operator action leaves the state as it was; only the forced flag changes', async () => {
+    b.reset();
+    b.forceClose('test');
+    expect(b.state()).toMatchObject({ value: 'closed', forced: true, reason: 'initial' });
+    b.reset();
+    expect(b.state()).toMatchObject({ value: 'closed', forced: false });
+    await rejection(b.run(failure));
+    await rejection(b.run(failure));
+    expect(b.state().value).toBe('open');
+    const openedAt = b.state().since;
+    b.forceOpen('test');
+    expect(b.state()).toMatchObject({ value: 'open', forced: true, reason: 'failures', since: openedAt, nextTrialAt: null });
+    expect(transitions.map((t) => [t.from, t.to, t.reason])).toEqual([['closed', 'open', 'failures']]);
+    expect(transitions.every((t) => t.from !== t.to)).toBe(true);
+  });
 });
