@@ -10,6 +10,11 @@ export interface FailureContext {
   responseTimedOut: boolean;
   /** The socket was connected, so request bytes may have reached the upstream. */
   connected: boolean;
+  /**
+   * An earlier attempt of this request was written to a kept-alive connection that then broke
+   * (the one stale-socket retry): the upstream may have read it, whatever became of the retry.
+   */
+  sentEarlier?: boolean;
 }
 
 export interface Classification {
@@ -33,6 +38,11 @@ const TLS = new Set([
  * is reported as forwarded: a caller must never be told "nothing happened" when it might have.
  */
 export function classifyFailure(f: FailureContext): Classification {
+  const c = classifyAttempt(f);
+  return f.sentEarlier && !c.forwarded ? { code: 'UPSTREAM_CONNECTION_LOST', forwarded: true } : c;
+}
+
+function classifyAttempt(f: FailureContext): Classification {
   if (f.code === 'EOPENBREAKER') return { code: 'CIRCUIT_OPEN', forwarded: false };
   if (f.code === 'ESEMLOCKED') return { code: 'GATEWAY_OVERLOADED', forwarded: false };
   if (f.connectTimedOut) return { code: 'UPSTREAM_UNREACHABLE', forwarded: false };

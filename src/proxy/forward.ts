@@ -58,7 +58,7 @@ const NO_BODY: BodySource = {
 const RETRY_SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 const EXCHANGE = Symbol('breakwater.exchange');
-type WithExchange = IncomingMessage & { [EXCHANGE]?: Exchange };
+type WithExchange = (IncomingMessage | ClientRequest) & { [EXCHANGE]?: Exchange };
 
 /** The state of one request's trip to the upstream; a class so every exchange has the same shape. */
 class Exchange {
@@ -164,6 +164,10 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
       return;
     }
     x.proxyReq = proxyReq;
+    (proxyReq as WithExchange)[EXCHANGE] = x;
+    // Without a listener Node destroys the socket of an unasked-for 101 and the request never
+    // settles; with one, it is answered as the invalid response it is.
+    proxyReq.on('upgrade', onUpgrade);
     const socket = proxyReq.socket as Socket | null;
     if (socket && socket.connecting) {
       x.connectTimer = setTimeout(onConnectTimeout, upstream.connectTimeoutMs, x);
@@ -192,7 +196,8 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
       // made (connectTimeoutMs >= timeoutMs): then no byte was sent, and it is a connect timeout.
       if (x.connected) x.responseTimedOut = true;
       else x.connectTimedOut = true;
-      if (x.proxyReq) x.proxyReq.destroy(new Error('response timeout'));
+      // A request already destroyed emits no error again: then the timeout is reported here.
+      if (x.proxyReq && !x.proxyReq.destroyed) x.proxyReq.destroy(new Error('response timeout'));
       else onError(Object.assign(new Error('response timeout'), { code: 'ETIMEDOUT' }), x.req);
       return;
     }
@@ -210,9 +215,14 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
       proxyRes.destroy();
       return;
     }
+    const status = proxyRes.statusCode ?? 0;
+    // RFC 9110 §15: values outside 100..599 are invalid; Node's parser lets them through.
+    if (status < 100 || status > 599) {
+      proxyRes.destroy();
+      return onError(invalidResponse(`invalid status code ${status}`), req);
+    }
     x.proxyRes = proxyRes;
     x.timer?.refresh();
-    const status = proxyRes.statusCode ?? 502;
     x.failedStatus = upstream.failureStatuses.includes(status);
     const headers = relayedResponseHeaders(proxyRes.rawHeaders, x.requestId);
     if (proxyRes.statusMessage) x.res.writeHead(status, proxyRes.statusMessage, headers);
@@ -230,6 +240,13 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
     proxyRes.pipe(x.res);
   }
 
+  /** The upstream switched protocols though nobody asked it to. */
+  function onUpgrade(this: ClientRequest, _res: IncomingMessage, socket: Socket): void {
+    socket.destroy();
+    const x = (this as WithExchange)[EXCHANGE];
+    if (x) onError(invalidResponse('unrequested 101 Switching Protocols'), x.req);
+  }
+
   function onError(err: Error, req: IncomingMessage): void {
     const x = exchangeOf(req);
     if (!x || x.done) return;
@@ -245,7 +262,7 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
       send(x);
       return;
     }
-    const c = classifyFailure({ code, connectTimedOut: x.connectTimedOut, responseTimedOut: x.responseTimedOut, connected: x.connected });
+    const c = classifyFailure({ code, connectTimedOut: x.connectTimedOut, responseTimedOut: x.responseTimedOut, connected: x.connected, sentEarlier: x.retried });
     x.fail(x.req, x.res, new GatewayError(c.code, { forwarded: c.forwarded, upstream: upstream.name, detail: detailOf(c.code, upstream), cause: err }));
     finish(x, new CountedFailure(c.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'failure'));
   }
@@ -314,6 +331,11 @@ function targetOf(url: string): { protocol: string; host: string; hostname: stri
     path: u.pathname + u.search,
     pathname: u.pathname,
   };
+}
+
+/** An answer Node parsed but HTTP does not allow; classified like the parser's own errors. */
+function invalidResponse(message: string): Error {
+  return Object.assign(new Error(message), { code: 'HPE_INVALID_RESPONSE' });
 }
 
 /** Caller-facing detail: names the upstream, never its address. */

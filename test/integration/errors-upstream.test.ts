@@ -4,6 +4,7 @@
  * `retryable` follow the rule: retryable = transient AND (not forwarded OR idempotent OR
  * Idempotency-Key); a POST is never sent twice.
  */
+import net from 'node:net';
 import { expectProblem, request, startGateway, type StartedGateway } from '../helpers/gateway';
 import { startFullBacklog, type FullBacklog } from '../helpers/full-backlog';
 import { fixtureCa, refusingPort, startUpstream, type ControlledUpstream } from '../helpers/upstream';
@@ -141,6 +142,34 @@ describe('problems caused by an upstream', () => {
       expect(reset.received.map((q) => q.method)).toEqual(['POST']);
     });
 
+    it('a GET read by the upstream on a kept socket that then broke is reported forwarded, though its retry was refused', async () => {
+      // The upstream answers once with keep-alive and stops listening; on the kept socket it
+      // reads the next request, then resets. The retry finds the port closed.
+      const received: string[] = [];
+      const server = net.createServer((socket) => {
+        socket.on('data', (chunk) => {
+          received.push(chunk.toString('latin1').split('\r\n')[0] ?? '');
+          if (received.length === 1) {
+            socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok');
+            server.close();
+          } else {
+            socket.resetAndDestroy();
+          }
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as net.AddressInfo).port;
+      const once = await startGateway({ upstreams: { once: { url: `http://127.0.0.1:${port}` } }, routes: [{ path: '/once', upstream: 'once' }] });
+      try {
+        expect((await request(once.url, '/once/a')).status).toBe(200);
+        const r = await request(once.url, '/once/b');
+        expect(received).toEqual(['GET /once/a HTTP/1.1', 'GET /once/b HTTP/1.1']);
+        expectProblem(r, { status: 502, code: 'UPSTREAM_CONNECTION_LOST', forwarded: true, retryable: true, upstream: 'once' });
+      } finally {
+        await once.close();
+      }
+    });
+
     it('GET: retryable; a bodyless GET on a stale pooled socket is tried again once, on a new connection', async () => {
       reset.setMode({ kind: 'ok' });
       expect((await request(g.url, '/reset/warm')).status).toBe(200);
@@ -161,6 +190,42 @@ describe('problems caused by an upstream', () => {
       const post = await request(g.url, '/bad/x', { method: 'POST', body: 'p' });
       expectProblem(post, { status: 502, code: 'UPSTREAM_BAD_RESPONSE', forwarded: true, retryable: false, upstream: 'bad' });
       expect(bad.received.map((q) => q.method)).toEqual(['GET', 'POST']);
+    });
+  });
+
+  describe('UPSTREAM_BAD_RESPONSE for answers HTTP does not allow', () => {
+    let odd: ControlledUpstream[];
+    let og: StartedGateway;
+    const answers = {
+      // Node's parser accepts these; RFC 9110 §15 does not (valid codes are 100..599).
+      status99: 'HTTP/1.1 099 Weird\r\nContent-Length: 2\r\n\r\nok',
+      status999: 'HTTP/1.1 999 Weird\r\nContent-Length: 2\r\n\r\nok',
+      // A protocol switch nobody asked for: Node hands over the socket, and no response ever comes.
+      upgrade: 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\nraw bytes',
+    };
+    beforeAll(async () => {
+      odd = await Promise.all(Object.values(answers).map((response) => startUpstream({ mode: { kind: 'raw', response } })));
+      const names = Object.keys(answers);
+      og = await startGateway({
+        // timeoutMs is long, so an answer that only the deadline ends shows up as a timeout, not a 502.
+        defaults: { timeoutMs: 5000, breaker: { volumeThreshold: 1 } },
+        upstreams: Object.fromEntries(names.map((name, i) => [name, { url: (odd[i] as ControlledUpstream).url }])),
+        routes: names.map((name) => ({ path: `/${name}`, upstream: name })),
+      });
+    });
+    afterAll(async () => {
+      await og.close();
+      await Promise.all(odd.map((u) => u.close()));
+    });
+
+    it.each(Object.keys(answers))('%s: 502 at once, forwarded, and counted against the breaker', async (name) => {
+      const started = Date.now();
+      const r = await request(og.url, `/${name}/x`);
+      expect(Date.now() - started).toBeLessThan(1000);
+      expectProblem(r, { status: 502, code: 'UPSTREAM_BAD_RESPONSE', forwarded: true, retryable: true, upstream: name });
+      // volumeThreshold 1: the failure opened the breaker, so the next call is refused without reaching the upstream.
+      const next = await request(og.url, `/${name}/x`);
+      expectProblem(next, { status: 503, code: 'CIRCUIT_OPEN', forwarded: false, retryable: true, upstream: name });
     });
   });
 

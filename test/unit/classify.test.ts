@@ -26,6 +26,9 @@ describe('classifyFailure', () => {
     ['wrong host name', { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }, 'UPSTREAM_TLS_ERROR', false],
     ['protocol mismatch', { code: 'ERR_SSL_WRONG_VERSION_NUMBER' }, 'UPSTREAM_TLS_ERROR', false],
     ['any other OpenSSL error', { code: 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE' }, 'UPSTREAM_TLS_ERROR', false],
+    ['the stale-socket retry refused, after the first attempt was written', { code: 'ECONNREFUSED', sentEarlier: true }, 'UPSTREAM_CONNECTION_LOST', true],
+    ['the retry\'s connect timer, after the first attempt was written', { connectTimedOut: true, sentEarlier: true }, 'UPSTREAM_CONNECTION_LOST', true],
+    ['the retry timed out waiting for headers', { responseTimedOut: true, connected: true, sentEarlier: true }, 'UPSTREAM_TIMEOUT', true],
     ['opossum: breaker open', { code: 'EOPENBREAKER' }, 'CIRCUIT_OPEN', false],
     ['opossum: semaphore full', { code: 'ESEMLOCKED' }, 'GATEWAY_OVERLOADED', false],
   ])('%s → %s (forwarded %s)', (_what, failure, code, forwarded) => {
