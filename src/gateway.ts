@@ -116,6 +116,9 @@ export class Gateway {
     // An expectation other than 100-continue: Node would answer a bare 417. RFC 9110 §10.1.1
     // lets a server ignore it, and the request goes on like any other (Expect is never forwarded).
     this.trafficServer.on('checkExpectation', handler);
+    // Expect: 100-continue: Node would send the go-ahead before the handler runs; the handler
+    // sends it only once the request passed every check that needs no body (413, 404, 405, …).
+    this.trafficServer.on('checkContinue', handler);
   }
 
   /** Starts listening (host/port from config unless overridden, e.g. port 0 in tests). */

@@ -52,11 +52,25 @@ export function toProblem(err: GatewayError, req: Pick<IncomingMessage, 'method'
   return problem;
 }
 
-/** The request path without its query: the query may carry secrets the caller did not mean to echo. */
+/**
+ * The request path without its query (it may carry secrets the caller did not mean to echo)
+ * or fragment. An absolute-form target gives only its path: `detail` and `instance` never
+ * name a host; a target with no path at all (`*`, CONNECT's authority) gives `/`.
+ */
 function instanceOf(url: string | undefined): string {
   if (!url) return '/';
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
+  if (url.charCodeAt(0) !== 47 /* / */) return pathOfAbsolute(url);
+  const end = url.search(/[?#]/);
+  return end === -1 ? url : url.slice(0, end);
+}
+
+function pathOfAbsolute(url: string): string {
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(url)) return '/';
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return '/';
+  }
 }
 
 /**

@@ -6,6 +6,8 @@
  */
 export function unsafePathReason(target: string): string | null {
   if (target.charCodeAt(0) !== 47 /* / */) return 'the request target must be a path (origin-form)';
+  // A fragment is the client's own business (RFC 9110 §4.2.4): never part of a request target.
+  if (target.includes('#')) return 'a fragment (#) is not allowed in the request target';
   const q = target.indexOf('?');
   const path = q === -1 ? target : target.slice(0, q);
   // Fast path: the common case has none of the characters that need a closer look.
@@ -21,7 +23,8 @@ export function unsafePathReason(target: string): string | null {
   } catch {
     return 'percent-encoding is not valid UTF-8';
   }
-  if (decoded.split('/').some((s) => s === '.' || s === '..')) return 'dot-segments are not allowed in paths';
+  // `..;x` is a dot-segment to servlet containers (Tomcat, Jetty strip path parameters first).
+  if (decoded.split('/').some((s) => { const d = s.split(';', 1)[0]; return d === '.' || d === '..'; })) return 'dot-segments are not allowed in paths';
   if (/%00/.test(path)) return 'NUL is not allowed in paths';
   return null;
 }

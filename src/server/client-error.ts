@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -6,7 +5,7 @@ import { CATALOG, type ErrorCode } from '../errors/catalog';
 import { GatewayError } from '../errors/gateway-error';
 import { sendProblem, toProblem } from '../errors/problem';
 import { contextOf } from './request-context';
-import { requestIdOf } from './request-id';
+import { acceptedRequestId, requestIdOf } from './request-id';
 
 /** Node's parser and timeout errors → catalog codes. Anything else malformed is a 400. */
 function codeOf(err: NodeJS.ErrnoException): ErrorCode {
@@ -40,7 +39,6 @@ export function createClientErrorHandler(logger: Logger, count: CountRefused = (
       return;
     }
     const code = codeOf(err);
-    const error = new GatewayError(code, { detail: DETAIL[code] });
     const ctx = current ? contextOf(current.req) : undefined;
     if (current && ctx) {
       // The head was read and a handler holds the request (a body too slow): answer through
@@ -48,14 +46,40 @@ export function createClientErrorHandler(logger: Logger, count: CountRefused = (
       // by the handler, like any other.
       ctx.code = code;
       current.shouldKeepAlive = false;
-      sendProblem(current, error, current.req, ctx.requestId);
+      sendProblem(current, new GatewayError(code, { detail: DETAIL[code], upstream: ctx.upstream }), current.req, ctx.requestId);
       return;
     }
-    const requestId = randomUUID();
-    answerOnSocket(socket, error, NO_REQUEST, requestId);
-    logLine(logger, requestId, undefined, code, err.code);
-    count(undefined, CATALOG[code].status, code);
+    const head = headOf((err as { rawPacket?: unknown }).rawPacket);
+    const requestId = acceptedRequestId(head?.requestId);
+    answerOnSocket(socket, new GatewayError(code, { detail: DETAIL[code] }), head ?? NO_REQUEST, requestId);
+    logLine(logger, requestId, head, code, err.code);
+    count(head?.method, CATALOG[code].status, code);
   };
+}
+
+/** What of a request head can be read from bytes Node's parser refused. */
+interface RawHead {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  requestId: string | undefined;
+}
+
+/**
+ * The request line and X-Request-Id from the bytes Node's parser refused (`err.rawPacket`,
+ * the data it was parsing), so the problem and the log line can name the caller's path and
+ * keep its id. Best effort: undefined when those bytes do not start with a request line
+ * (a head sent in pieces, or a timeout, which has no packet).
+ */
+function headOf(packet: unknown): RawHead | undefined {
+  if (!Buffer.isBuffer(packet)) return undefined;
+  const text = packet.toString('latin1', 0, Math.min(packet.length, 65536));
+  const line = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP\/\d\.\d\r?\n/.exec(text);
+  if (!line) return undefined;
+  const end = text.search(/\r?\n\r?\n/);
+  const id = /\nx-request-id:[ \t]*([^\r\n]*?)[ \t]*\r?\n/i.exec(end === -1 ? text : text.slice(0, end + 2));
+  // No header decides anything for these codes (none is retryable), so none is kept.
+  return { method: line[1] as string, url: line[2] as string, headers: {}, requestId: id?.[1] };
 }
 
 /** Counts a request answered on the raw socket (Metrics.countRefused). */
@@ -79,9 +103,9 @@ export function createConnectHandler(logger: Logger, count: CountRefused = () =>
  * The request's log line (SPEC §9), in the shape of every other one: `req` when its head was
  * read (never the query), `res.status`, the code, and what the HTTP parser objected to.
  */
-function logLine(logger: Logger, requestId: string, req: IncomingMessage | undefined, code: ErrorCode, parserError?: string): void {
+function logLine(logger: Logger, requestId: string, req: Pick<IncomingMessage, 'method' | 'url'> | undefined, code: ErrorCode, parserError?: string): void {
   const url = req?.url ?? '';
-  const q = url.indexOf('?');
+  const q = url.search(/[?#]/);
   logger.info({
     requestId,
     ...(req ? { req: { method: req.method, path: q === -1 ? url : url.slice(0, q) } } : {}),

@@ -92,10 +92,11 @@ export function createTrafficRequestLog(logger: Logger): RequestObserver {
       {
         requestId: ctx.requestId,
         req: { method: req.method, path: ctx.path },
-        route: ctx.route,
-        upstream: ctx.upstream,
+        // null, not left out, where the request never got that far: every line has every field.
+        route: ctx.route ?? null,
+        upstream: ctx.upstream ?? null,
         code: ctx.code,
-        breaker: ctx.breaker,
+        breaker: ctx.breaker ?? null,
         res: { status: finished ? status : null },
         durationMs: Math.round((performance.now() - ctx.startedAt) * 10) / 10,
       },

@@ -64,7 +64,11 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
 
   function fail(req: IncomingMessage, res: ServerResponse, err: GatewayError): void {
     const ctx = contextOf(req);
-    if (ctx) ctx.code = err.code;
+    if (ctx) {
+      ctx.code = err.code;
+      // Refused before send() read it (405, 413, pre-flight, drain): the log line still names the state.
+      if (ctx.upstream !== undefined && ctx.breaker === undefined) ctx.breaker = registry.get(ctx.upstream).breaker.state().value;
+    }
     // An unread body would have to be drained to reuse the connection; closing is cheaper and safer.
     // (A bodyless request is not `complete` yet while it is answered synchronously, and keeps its connection.)
     if (!req.complete && announcesBody(req.headers)) res.shouldKeepAlive = false;
@@ -152,15 +156,18 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
       const unsafe = unsafePathReason(url);
       if (unsafe) return fail(req, res, new GatewayError('INVALID_REQUEST', { detail: `Invalid request target: ${unsafe}.` }));
       if (deps.ownPaths.has(ctx.path)) {
+        ctx.route = ctx.path;
         res.setHeader('X-Request-Id', ctx.requestId);
         return deps.ownEndpoints(req, res);
       }
-      if (state.draining) return fail(req, res, new GatewayError('GATEWAY_SHUTTING_DOWN', { detail: 'The gateway is shutting down; send the request again to another instance.', retryAfterSeconds: 1 }));
       const match = routes.match(url);
+      if (match) {
+        ctx.route = match.route.path;
+        ctx.upstream = match.route.upstream;
+      }
+      if (state.draining) return fail(req, res, new GatewayError('GATEWAY_SHUTTING_DOWN', { upstream: ctx.upstream, detail: 'The gateway is shutting down; send the request again to another instance.', retryAfterSeconds: 1 }));
       if (!match) return fail(req, res, new GatewayError('ROUTE_NOT_FOUND', { detail: 'No route is configured for this path.' }));
       const { route } = match;
-      ctx.route = route.path;
-      ctx.upstream = route.upstream;
       if (route.methods && !route.methods.has(req.method ?? '')) {
         return fail(req, res, new GatewayError('METHOD_NOT_ALLOWED', { upstream: route.upstream, detail: `Method ${req.method} is not allowed on ${route.path}.`, headers: { Allow: route.allow } }));
       }
@@ -171,7 +178,14 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
         if (Number(length) === 0) return forward(req, res, ctx, match);
       } else if (req.headers['transfer-encoding'] === undefined) {
         return forward(req, res, ctx, match);
+      } else if (!isChunkedOnly(req.headers['transfer-encoding'])) {
+        // Node de-chunks but decodes no other coding: the upstream would get, say, gzip bytes
+        // with nothing saying so.
+        return fail(req, res, new GatewayError('INVALID_REQUEST', { upstream: route.upstream, detail: 'Only the chunked transfer coding is supported in requests.' }));
       }
+      // Expect: 100-continue (the 'checkContinue' event): the caller waits for a go-ahead before
+      // sending the body, so everything refused above was refused without it sending a byte.
+      if (isContinueExpected(req)) res.writeContinue();
       // A body is read completely (up to the limit) before a byte is forwarded: a chunked body
       // has no announced size, and a caller sending slowly must get 408 from the gateway, not
       // reach the upstream half-sent and spend its response timeout (and breaker) on the
@@ -190,6 +204,15 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
       for (const res of open) if (!res.headersSent) res.shouldKeepAlive = false;
     },
   });
+}
+
+function isChunkedOnly(te: string): boolean {
+  return te.length === 7 ? te.toLowerCase() === 'chunked' : te.trim().toLowerCase() === 'chunked';
+}
+
+function isContinueExpected(req: IncomingMessage): boolean {
+  const expect = req.headers.expect;
+  return expect !== undefined && expect.trim().toLowerCase() === '100-continue';
 }
 
 /** The route's upstream is named (SPEC §4: "the upstream concerned"), though nothing reached it. */

@@ -48,6 +48,8 @@ describe('drain', () => {
     const problem = expectProblem(refused, { status: 503, code: 'GATEWAY_SHUTTING_DOWN', forwarded: false, retryable: true });
     expect(refused.headers.connection).toBe('close');
     expect(Number(problem.retryAfterSeconds)).toBeGreaterThanOrEqual(1);
+    // The path matches a route: its upstream is "the upstream concerned" (SPEC §4), though nothing reached it.
+    expect(problem.upstream).toBe('backend');
 
     const ready = await request(g.url, '/readyz');
     expect(ready.status).toBe(503);

@@ -180,7 +180,21 @@ describe('hostile input', () => {
     });
 
     it('absolute-form naming another host', async () => {
-      expectRefused(await exchange(port, [get('http://evil.example/api/x')]), BAD_TARGET);
+      const answer = await exchange(port, [get('http://evil.example/api/x')]);
+      expectRefused(answer, BAD_TARGET);
+      // `instance` is the path; the host the caller named is not echoed.
+      expect(JSON.parse(answer.body)).toMatchObject({ instance: '/api/x' });
+      expect(answer.body).not.toContain('evil.example');
+    });
+
+    it('a fragment in the target is refused, not silently dropped', async () => {
+      const answer = await exchange(port, [get('/api/x#frag')]);
+      expectRefused(answer, BAD_TARGET);
+      expect(JSON.parse(answer.body)).toMatchObject({ instance: '/api/x' });
+    });
+
+    it('a dot-dot segment with a path parameter (..;), which servlet containers read as ..', async () => {
+      expectRefused(await exchange(port, [get('/api/..;/internal/secrets')]), BAD_TARGET);
     });
 
     it('authority-form on GET', async () => {
@@ -234,6 +248,33 @@ describe('hostile input', () => {
       const chunk = 'a'.repeat(800);
       const text = `POST /api/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n320\r\n${chunk}\r\n320\r\n${chunk}\r\n0\r\n\r\n`;
       expectRefused(await exchange(port, [text]), { status: 413, code: 'PAYLOAD_TOO_LARGE' });
+    });
+
+    it('a transfer coding other than chunked is refused (400), not forwarded with its coding dropped', async () => {
+      const text = 'POST /api/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n';
+      const answer = await exchange(port, [text]);
+      expectRefused(answer, BAD_TARGET);
+      expect(JSON.parse(answer.body)).toMatchObject({ upstream: 'api', detail: expect.stringMatching(/chunked/) });
+    });
+
+    it('Expect: 100-continue with a Content-Length over maxBodyBytes gets 413 at once, never a 100 Continue', async () => {
+      const answer = await exchange(port, ['POST /api/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n']);
+      expect(answer.text.startsWith('HTTP/1.1 413 ')).toBe(true);
+      expectRefused(answer, { status: 413, code: 'PAYLOAD_TOO_LARGE' });
+    });
+
+    it('Expect: 100-continue on an unknown route gets 404 at once, never a 100 Continue', async () => {
+      const answer = await exchange(port, ['POST /nowhere HTTP/1.1\r\nHost: gw\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n']);
+      expect(answer.text.startsWith('HTTP/1.1 404 ')).toBe(true);
+      expectRefused(answer, { status: 404, code: 'ROUTE_NOT_FOUND' });
+    });
+
+    it('Expect: 100-continue within the limits: 100 Continue, then the body is read and forwarded', async () => {
+      const answer = await exchange(port, ['POST /api/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n', [200, 'abc']]);
+      expect(answer.text.startsWith('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 ')).toBe(true);
+      expect(api.received.map((q) => [q.method, q.url, q.body])).toEqual([['POST', '/x', 'abc']]);
+      expect(api.received[0]?.headers.expect).toBeUndefined();
+      api.reset();
     });
 
     it('a Content-Length over maxBodyBytes is refused without reading the body (413)', async () => {
@@ -292,6 +333,25 @@ describe('hostile input', () => {
     });
   });
 
+  describe('requests the HTTP parser refuses keep their path and X-Request-Id where the bytes show them', () => {
+    it.each([
+      ['conflicting Content-Length and Transfer-Encoding', 'POST /api/x?secret=1 HTTP/1.1\r\nHost: gw\r\nX-Request-Id: keep-me-1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400, 'INVALID_REQUEST', '/api/x', 'keep-me-1'],
+      ['headers over maxHeaderBytes', `GET /api/x HTTP/1.1\r\nHost: gw\r\nX-Request-Id: keep-me-2\r\nX-Padding: ${'p'.repeat(MAX_HEADER_BYTES + 100)}\r\n\r\n`, 431, 'HEADERS_TOO_LARGE', '/api/x', 'keep-me-2'],
+      ['a method Node does not know', 'FOO /internal/x HTTP/1.1\r\nHost: gw\r\nX-Request-Id: keep-me-3\r\n\r\n', 400, 'INVALID_REQUEST', '/internal/x', 'keep-me-3'],
+      ['an invalid X-Request-Id is replaced, not kept', 'POST /api/x HTTP/1.1\r\nHost: gw\r\nX-Request-Id: not valid!\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n', 400, 'INVALID_REQUEST', '/api/x', null],
+    ])('%s', async (_name, text, status, code, instance, id) => {
+      const answer = await exchange(port, [text]);
+      expectRefused(answer, { status, code });
+      const problem = JSON.parse(answer.body) as Record<string, unknown>;
+      expect(problem.instance).toBe(instance);
+      if (id) expect(problem.requestId).toBe(id);
+      else expect(problem.requestId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(answer.headers['x-request-id']).toBe(problem.requestId);
+      await waitFor(() => logLines.some((l) => l.requestId === problem.requestId), 1000, 'log line');
+      expect(logLines.find((l) => l.requestId === problem.requestId)).toMatchObject({ req: { path: instance }, code, msg: 'client error' });
+    });
+  });
+
   describe('slow senders get 408 within about a second of the limit', () => {
     it(`slowloris: a header line every 150 ms (headersTimeoutMs ${HEADERS_TIMEOUT_MS})`, async () => {
       const drip: [number, string][] = Array.from({ length: 30 }, (_, i): [number, string] => [150, `X-Drip-${i}: y\r\n`]);
@@ -323,7 +383,8 @@ describe('hostile input', () => {
       const answer = await exchange(port, ['POST /api/slow-body HTTP/1.1\r\nHost: gw\r\nX-Request-Id: slow-1\r\nContent-Length: 100\r\n\r\n', ...drip]);
       expectRefused(answer, { status: 408, code: 'REQUEST_TIMEOUT' });
       expect(answer.headers['x-request-id']).toBe('slow-1');
-      expect(JSON.parse(answer.body)).toMatchObject({ requestId: 'slow-1', instance: '/api/slow-body' });
+      // The route is known by then, so the problem names its upstream (SPEC §4: "the upstream concerned").
+      expect(JSON.parse(answer.body)).toMatchObject({ requestId: 'slow-1', instance: '/api/slow-body', upstream: 'api' });
       // One line for the request, with its answer: not a 'client error' line beside a 'request aborted' one.
       await waitFor(() => logLines.some((l) => l.requestId === 'slow-1'), 1000, 'log line');
       await sleep(50);

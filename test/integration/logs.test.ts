@@ -75,7 +75,15 @@ describe('request logs', () => {
     const reply = await request(gateway.url, '/api/x', { method: 'DELETE', headers: { 'x-request-id': 'log-405' } });
     expect(reply.status).toBe(405);
     const line = await untilLogged('log-405');
-    expect(line).toMatchObject({ code: 'METHOD_NOT_ALLOWED', res: { status: 405 }, route: '/api' });
+    // Refused before the breaker was asked: the line still names its state.
+    expect(line).toMatchObject({ code: 'METHOD_NOT_ALLOWED', res: { status: 405 }, route: '/api', upstream: 'backend', breaker: 'closed' });
+  });
+
+  test('every line has route, upstream and breaker: null where the request never got that far', async () => {
+    expect((await request(gateway.url, '/nowhere', { headers: { 'x-request-id': 'log-404' } })).status).toBe(404);
+    expect(await untilLogged('log-404')).toMatchObject({ code: 'ROUTE_NOT_FOUND', res: { status: 404 }, route: null, upstream: null, breaker: null });
+    expect((await request(gateway.url, '/healthz', { headers: { 'x-request-id': 'log-healthz' } })).status).toBe(200);
+    expect(await untilLogged('log-healthz')).toMatchObject({ req: { method: 'GET', path: '/healthz' }, res: { status: 200 }, route: '/healthz', upstream: null, breaker: null });
   });
 
   test('breaker transitions are lines of their own', async () => {

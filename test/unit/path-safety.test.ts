@@ -16,6 +16,8 @@ describe('unsafePathReason', () => {
     ['/api/%41%42'],
     ['/api/caf%C3%A9'],
     ['/api/~user/x-y_z'],
+    ['/api/x;v=1/y'], // a path parameter on an ordinary segment
+    ['/api/..x;y'],
   ])('accepts %s', (target) => {
     expect(unsafePathReason(target)).toBeNull();
   });
@@ -30,6 +32,12 @@ describe('unsafePathReason', () => {
     ['/a/%2E%2E/b', /dot-segments/],
     ['/a/.%2e/b', /dot-segments/],
     ['/a/%2e/b', /dot-segments/],
+    ['/api/..;/admin', /dot-segments/],
+    ['/api/..;jsessionid=1/admin', /dot-segments/],
+    ['/api/.;x/b', /dot-segments/],
+    ['/api/%2e%2e;/admin', /dot-segments/],
+    ['/api/x#frag', /fragment/],
+    ['/api/x?q=1#frag', /fragment/],
     ['/a/..%2fb', /encoded slashes/],
     ['/a%2fb', /encoded slashes/],
     ['/a%2Fb', /encoded slashes/],
