@@ -18,7 +18,7 @@ export function checkPreflight(route: CompiledRoute, registry: UpstreamRegistry,
     const u = registry.get(name);
     if (registry.isAvailable(u)) continue;
     (unavailable ??= []).push(name);
-    soonest = Math.min(soonest, u.breaker.retryAt() ?? clock.now() + (u.config.healthCheck?.intervalMs ?? 1000));
+    soonest = Math.min(soonest, u.breaker.retryHintAt() ?? clock.now() + (u.config.healthCheck?.intervalMs ?? 1000));
   }
   return unavailable ? refusal(route, unavailable, soonest, clock) : null;
 }

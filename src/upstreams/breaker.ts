@@ -110,7 +110,7 @@ export class Breaker extends EventEmitter<BreakerEvents> {
   refusal(): BreakerRejection | null {
     if (this.view.value !== 'open') return null;
     this.emit('outcome', 'rejection', 0);
-    return new BreakerRejection('open', this.retryAt());
+    return new BreakerRejection('open', this.retryHintAt());
   }
 
   /** Runs one exchange through the breaker. Rejects with BreakerRejection when refused. */
@@ -122,7 +122,7 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     const call = cb.halfOpen ? this.guardTrial(exchange) : exchange;
     return (cb.fire(call) as Promise<T>).then(undefined, (err: unknown) => {
       const code = (err as { code?: string }).code;
-      if (code === 'EOPENBREAKER') throw new BreakerRejection('open', this.retryAt());
+      if (code === 'EOPENBREAKER') throw new BreakerRejection('open', this.retryHintAt());
       if (code === 'ESEMLOCKED') throw new BreakerRejection('overloaded', null);
       throw err;
     });
@@ -184,10 +184,22 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     this.refreshView('health');
   }
 
-  /** Time (ms) when a refused caller may try again, for Retry-After. */
+  /** Time (ms) of the next trial call or health probe that may close the breaker; null when none is due. */
   retryAt(): number | null {
     if (this.view.value !== 'open' || this.forcedState === 'open') return null;
-    return this.healthDown ? this.healthRetryAt : this.openedAt + this.settings.resetTimeoutMs;
+    const at = this.healthDown ? this.healthRetryAt : this.openedAt + this.settings.resetTimeoutMs;
+    // A probe or trial already due is under way: it is due now, never at a time already past.
+    return at === null ? null : Math.max(at, this.clock.now());
+  }
+
+  /**
+   * When a refused caller should try again (Retry-After): the next trial, or, while an operator
+   * holds the breaker open and no trial is due, `resetTimeoutMs` from now, the pace the
+   * breaker keeps on its own. (A second would have every caller poll through the incident.)
+   */
+  retryHintAt(): number | null {
+    if (this.view.value === 'open' && this.forcedState === 'open') return this.clock.now() + this.settings.resetTimeoutMs;
+    return this.retryAt();
   }
 
   close(): void {

@@ -33,12 +33,14 @@ describe('refusals before forwarding', () => {
     for (const u of g.gw.registry.all()) u.breaker.reset();
   });
 
-  it('CIRCUIT_OPEN while an operator holds the breaker open: 503, Retry-After 1, nothing sent', async () => {
+  it('CIRCUIT_OPEN while an operator holds the breaker open: 503, Retry-After = resetTimeoutMs (no trial is due), nothing sent', async () => {
     g.gw.registry.get('bureau').breaker.forceOpen();
     const r = await request(g.url, '/bureau/score', { method: 'POST', body: '{}' });
     const body = expectProblem(r, { status: 503, code: 'CIRCUIT_OPEN', forwarded: false, retryable: true, upstream: 'bureau' });
-    expect(r.headers['retry-after']).toBe('1');
-    expect(body.retryAfterSeconds).toBe(1);
+    const resetSeconds = g.gw.registry.get('bureau').config.breaker.resetTimeoutMs / 1000;
+    expect(resetSeconds).toBeGreaterThan(1);
+    expect(r.headers['retry-after']).toBe(String(resetSeconds));
+    expect(body.retryAfterSeconds).toBe(resetSeconds);
     expect(bureau.received).toHaveLength(0);
   });
 

@@ -262,4 +262,17 @@ describe('Breaker', () => {
     expect(transitions.map((t) => [t.from, t.to, t.reason])).toEqual([['closed', 'open', 'failures']]);
     expect(transitions.every((t) => t.from !== t.to)).toBe(true);
   });
+  it('nextTrialAt is never in the past: a health probe already due is under way now', () => {
+    let now = 1_000_000;
+    const clocked = new Breaker('probe', settings, 100, { now: () => now });
+    try {
+      clocked.markHealthDown(now + 300);
+      expect(clocked.state()).toMatchObject({ value: 'open', nextTrialAt: now + 300 });
+      now += 800; // the probe was due 500 ms ago and has not answered yet
+      expect(clocked.state()).toMatchObject({ value: 'open', nextTrialAt: now });
+      expect(clocked.refusal()?.retryAtMs).toBe(now);
+    } finally {
+      clocked.close();
+    }
+  });
 });

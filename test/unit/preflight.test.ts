@@ -66,10 +66,19 @@ describe('checkPreflight (state)', () => {
     const s = setup();
     s.registry.get('bureau').health.state = 'down';
     s.registry.get('bureau').breaker.markHealthDown(T0 + 4500);
-    s.registry.get('business').breaker.forceOpen(); // forced: no known time → interval fallback (2 s)
+    s.registry.get('business').breaker.forceOpen(); // forced: no trial due → its resetTimeoutMs from now, later than bureau's probe
     const err = checkPreflight(s.routeOf('/apply'), s.registry, s.clock);
-    expect(body(err)).toEqual({ code: 'DEPENDENCY_UNAVAILABLE', unavailable: ['business', 'bureau'], retryAfterSeconds: 2, forwarded: false });
+    expect(body(err)).toEqual({ code: 'DEPENDENCY_UNAVAILABLE', unavailable: ['business', 'bureau'], retryAfterSeconds: 5, forwarded: false });
     expect(err?.options.upstream).toBe('business');
+    s.close();
+  });
+
+  it('a requirement an operator holds open suggests its resetTimeoutMs, not a one-second poll', () => {
+    const s = setup();
+    s.registry.get('business').breaker.forceOpen();
+    const resetSeconds = s.registry.get('business').config.breaker.resetTimeoutMs / 1000;
+    expect(resetSeconds).toBeGreaterThan(1);
+    expect(body(checkPreflight(s.routeOf('/apply'), s.registry, s.clock))).toMatchObject({ unavailable: ['business'], retryAfterSeconds: resetSeconds });
     s.close();
   });
 
