@@ -93,6 +93,8 @@ export function sendProblem(
   // Drop anything a half-finished handler may have set (e.g. a proxied Content-Length).
   for (const name of res.getHeaderNames()) res.removeHeader(name);
   res.statusCode = problem.status;
+  // A failed writeHead leaves its reason phrase behind; the problem's status gets its own.
+  res.statusMessage = '';
   res.setHeader('Content-Type', 'application/problem+json');
   res.setHeader('Content-Length', Buffer.byteLength(body));
   res.setHeader('Cache-Control', 'no-store');

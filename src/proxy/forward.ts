@@ -225,8 +225,16 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
     x.timer?.refresh();
     x.failedStatus = upstream.failureStatuses.includes(status);
     const headers = relayedResponseHeaders(proxyRes.rawHeaders, x.requestId);
-    if (proxyRes.statusMessage) x.res.writeHead(status, proxyRes.statusMessage, headers);
-    else x.res.writeHead(status, headers);
+    try {
+      if (proxyRes.statusMessage) x.res.writeHead(status, proxyRes.statusMessage, headers);
+      else x.res.writeHead(status, headers);
+    } catch (err) {
+      // What Node's client parser lets through but its server refuses to send (a control
+      // character in the reason phrase, say) is invalid HTTP all the same.
+      x.proxyRes = undefined;
+      proxyRes.destroy();
+      return onError(invalidResponse((err as Error).message), req);
+    }
     // After the headers, timeoutMs bounds every silence in the body as well: an upstream that
     // stops sending mid-body must not hold the caller forever.
     proxyRes.on('data', () => x.timer?.refresh());

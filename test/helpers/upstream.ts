@@ -243,7 +243,7 @@ function respond(mode: Exclude<UpstreamMode, { kind: 'reset' }>, req: http.Incom
       res.socket?.end('HTTP/1.1 abc garbage\r\n\r\n');
       return;
     case 'raw':
-      res.socket?.write(mode.response);
+      res.socket?.write(mode.response, 'latin1');
       return;
     case 'trickle':
       return trickle(res, mode.chunks, mode.chunkDelayMs);

@@ -202,6 +202,8 @@ describe('problems caused by an upstream', () => {
       status999: 'HTTP/1.1 999 Weird\r\nContent-Length: 2\r\n\r\nok',
       // A protocol switch nobody asked for: Node hands over the socket, and no response ever comes.
       upgrade: 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\nraw bytes',
+      // A control character in the reason phrase: Node's client parser accepts it, its server refuses to write it.
+      reasonWithDel: 'HTTP/1.1 200 O\x7fK\r\nContent-Length: 2\r\n\r\nok',
     };
     beforeAll(async () => {
       odd = await Promise.all(Object.values(answers).map((response) => startUpstream({ mode: { kind: 'raw', response } })));
