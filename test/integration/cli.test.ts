@@ -195,6 +195,15 @@ describe('CLI (compiled entry point)', () => {
       expect(r.code).toBe(0);
     });
 
+    it('--config with a trusted proxy the gateway could not load exits 1 naming the key, never starting', async () => {
+      const bad = file('bad-proxy.yaml', goodYaml().replace('port: 0 }', "port: 0, trustedProxies: ['not:an:ip'] }"));
+      const r = await run(['--config', bad]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('listen.trustedProxies[0]: expected an IP address or CIDR');
+      expect(r.stderr).not.toContain('Invalid socket address');
+      expect(r.stdout).not.toContain('"event":"listening"');
+    });
+
     it('GATEWAY_CONFIG naming an invalid file exits 1 naming that file (not the demo)', async () => {
       const bad = file('env-bad.yaml', 'upstreams: {}\nroutes: []\n');
       const r = await run([], { GATEWAY_CONFIG: bad });

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, formatPath, loadConfigFile, parseConfig, parseConfigText } from '../../src/config/load';
+import { TrustedProxies } from '../../src/proxy/forwarded-for';
 
 const minimal = (): Record<string, unknown> => ({
   upstreams: { business: { url: 'http://127.0.0.1:9001' } },
@@ -208,13 +209,13 @@ describe('validation', () => {
         'admin.port: expected a port number (0-65535)',
         'shutdown.drainTimeoutMs: expected a non-negative integer',
         expect.stringMatching(/^log\.level: /),
-        'defaults.failureStatuses[0]: expected an HTTP status (100-599)',
+        'defaults.failureStatuses[0]: expected a 5xx status (500-599): only server errors can count against a breaker',
         'defaults.breaker.errorThresholdPercentage: expected a percentage (1-100)',
         expect.stringMatching(/^upstreams\.business\.url: expected an http:\/\/ or https:\/\/ URL/),
         'upstreams.business.timeoutMs: expected a positive integer',
         'upstreams.business.connectTimeoutMs: expected a positive integer',
         // (how an odd key is quoted in a path is formatPath's business, in flux elsewhere)
-        expect.stringMatching(/^upstreams(\.bad name!|\["bad name!"\]): expected an upstream name \(letters, digits, \. _ -\)$/),
+        expect.stringMatching(/^upstreams(\.bad name!|\["bad name!"\]): expected an upstream name \(1-63 letters, digits, "\.", "_" or "-", starting with a letter or digit\)$/),
         expect.stringMatching(/^routes\[0\]\.path: expected a path such as \/api\/loans/),
         expect.stringMatching(/^routes\[0\]\.methods\[0\]: expected one of GET, HEAD, POST/),
         'routes[0].maxBodyBytes: expected a non-negative integer',
@@ -248,6 +249,120 @@ describe('validation', () => {
     const c = parseConfig({ ...minimal(), listen: { trustedProxies: ['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8'] }, routes: [{ path: '/', upstream: 'business' }] });
     expect(c.routes[0]?.path).toBe('/');
     expect(c.listen.trustedProxies).toHaveLength(4);
+  });
+});
+
+describe('values that pass a loose check but break at run time', () => {
+  it.each(['not:an:ip', '010.0.0.1', ':::', '10.0.0.0/33', '::1/129', '10.0.0.1/8/8', '10.0.0.0/', 'localhost', ''])('refuses trusted proxy %j, naming the entry', (entry) => {
+    expect(issuesOf(() => parseConfig({ ...minimal(), listen: { trustedProxies: ['127.0.0.1', entry] } }))).toEqual([
+      expect.stringMatching(/^listen\.trustedProxies\[1\]: expected an IP address or CIDR such as 10\.0\.0\.0\/8/),
+    ]);
+  });
+
+  it('every trusted proxy it accepts can be loaded into the forwarded-header check', () => {
+    const entries = ['10.0.0.0/8', '127.0.0.1', '0.0.0.0/0', '::1', '::/0', 'fd00::/8', '::ffff:10.0.0.1', '2001:db8::/128'];
+    const c = parseConfig({ ...minimal(), listen: { trustedProxies: entries } });
+    expect(() => new TrustedProxies(c.listen.trustedProxies)).not.toThrow();
+  });
+
+  const msKeys: [string, Record<string, unknown>][] = [
+    ['listen.requestTimeoutMs', { listen: { requestTimeoutMs: 2147483648 } }],
+    ['listen.headersTimeoutMs', { listen: { headersTimeoutMs: 2147483648 } }],
+    ['listen.keepAliveTimeoutMs', { listen: { keepAliveTimeoutMs: 2147483648 } }],
+    ['shutdown.drainTimeoutMs', { shutdown: { drainTimeoutMs: 2147483648 } }],
+    ['defaults.connectTimeoutMs', { defaults: { connectTimeoutMs: 2147483648 } }],
+    ['defaults.timeoutMs', { defaults: { timeoutMs: 2147483648 } }],
+    ['defaults.breaker.resetTimeoutMs', { defaults: { breaker: { resetTimeoutMs: 2147483648 } } }],
+    ['defaults.breaker.rollingWindowMs', { defaults: { breaker: { rollingWindowMs: 2147483648 } } }],
+    ['upstreams.business.connectTimeoutMs', { upstreams: { business: { url: 'http://x:1', connectTimeoutMs: 2147483648 } } }],
+    ['upstreams.business.timeoutMs', { upstreams: { business: { url: 'http://x:1', timeoutMs: 2147483648 } } }],
+    ['upstreams.business.breaker.resetTimeoutMs', { upstreams: { business: { url: 'http://x:1', breaker: { resetTimeoutMs: 2147483648 } } } }],
+    ['upstreams.business.breaker.rollingWindowMs', { upstreams: { business: { url: 'http://x:1', breaker: { rollingWindowMs: 2147483648 } } } }],
+    ['upstreams.business.healthCheck.intervalMs', { upstreams: { business: { url: 'http://x:1', healthCheck: { intervalMs: 2147483648 } } } }],
+    ['upstreams.business.healthCheck.timeoutMs', { upstreams: { business: { url: 'http://x:1', healthCheck: { timeoutMs: 2147483648 } } } }],
+    ['routes[0].preflightCacheMs', { routes: [{ path: '/api/loans', upstream: 'business', preflightCacheMs: 2147483648 }] }],
+  ];
+
+  it.each(msKeys)('refuses %s beyond what a Node timer holds (it would fire after 1 ms)', (key, patch) => {
+    expect(issuesOf(() => parseConfig({ ...minimal(), ...patch }))).toEqual([`${key}: expected at most 2147483647 ms (about 24.8 days)`]);
+  });
+
+  it.each(msKeys)('accepts %s at exactly 2147483647', (_key, patch) => {
+    const at = JSON.parse(JSON.stringify(patch).replace('2147483648', '2147483647')) as Record<string, unknown>;
+    expect(() => parseConfig({ ...minimal(), ...at })).not.toThrow();
+  });
+
+  it.each([[429], [404], [100], [302], [499], [600]])('refuses failure status %j: a 4xx never counts against a breaker (SPEC §5)', (status) => {
+    const message = 'expected a 5xx status (500-599): only server errors can count against a breaker';
+    expect(issuesOf(() => parseConfig({ ...minimal(), defaults: { failureStatuses: [503, status] } }))).toEqual([`defaults.failureStatuses[1]: ${message}`]);
+    expect(issuesOf(() => parseConfig({ ...minimal(), upstreams: { business: { url: 'http://x:1', failureStatuses: [status] } } }))).toEqual([
+      `upstreams.business.failureStatuses[0]: ${message}`,
+    ]);
+  });
+
+  it('accepts every 5xx as a failure status', () => {
+    expect(parseConfig({ ...minimal(), defaults: { failureStatuses: [500, 599] } }).upstreams[0]?.failureStatuses).toEqual([500, 599]);
+  });
+});
+
+describe('errors hidden behind other errors', () => {
+  it('reports a bad upstream name and every error inside that upstream', () => {
+    const issues = issuesOf(() =>
+      parseConfig({ upstreams: { 'bad name': { url: 'ftp://x', timeoutMs: -1, retires: 2 }, business: { url: 'http://x:1' } }, routes: [{ path: '/a', upstream: 'business' }] }),
+    );
+    const at = (...keys: string[]): string => formatPath(['upstreams', 'bad name', ...keys]);
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        `${at()}: expected an upstream name (1-63 letters, digits, ".", "_" or "-", starting with a letter or digit)`,
+        `${at('url')}: expected an http:// or https:// URL without credentials, query or fragment`,
+        `${at('timeoutMs')}: expected a positive integer`,
+        `${at('retires')}: unknown key`,
+      ]),
+    );
+    expect(issues).toHaveLength(4);
+  });
+
+  it.each(['_x', '-x', '.x', 'a'.repeat(64), 'a b', 'ä'])('refuses upstream name %j, saying what is allowed', (name) => {
+    expect(issuesOf(() => parseConfig({ upstreams: { [name]: { url: 'http://x:1' } }, routes: [{ path: '/a', upstream: name }] }))).toEqual(
+      expect.arrayContaining([`${formatPath(['upstreams', name])}: expected an upstream name (1-63 letters, digits, ".", "_" or "-", starting with a letter or digit)`]),
+    );
+  });
+
+  it.each(['x', 'X9', 'a.b_c-d', 'a'.repeat(63)])('accepts upstream name %j', (name) => {
+    expect(parseConfig({ upstreams: { [name]: { url: 'http://x:1' } }, routes: [{ path: '/a', upstream: name }] }).upstreams[0]?.name).toBe(name);
+  });
+
+  it('with `upstreams: {}`, still names the routes\' unknown upstreams and requirements', () => {
+    expect(issuesOf(() => parseConfig({ upstreams: {}, routes: [{ path: '/a', upstream: 'x', requires: ['y'] }] }))).toEqual([
+      'upstreams: expected at least one upstream',
+      'routes[0].upstream: unknown upstream "x"',
+      'routes[0].requires[0]: unknown upstream "y"',
+    ]);
+  });
+});
+
+describe('wording', () => {
+  it.each([
+    ['methods: []', { methods: [] }, 'routes[0].methods: expected at least one method (leave the key out to allow all)'],
+    ['stripPrefix: "yes"', { stripPrefix: 'yes' }, 'routes[0].stripPrefix: expected true or false'],
+    ['preflight: "live"', { preflight: 'live' }, 'routes[0].preflight: expected one of state, probe'],
+    ['path: 5', { path: 5 }, 'routes[0].path: expected a string'],
+  ])('%s reads like every other message', (_what, patch, message) => {
+    expect(issuesOf(() => parseConfig({ ...minimal(), routes: [{ path: '/api/loans', upstream: 'business', ...patch }] }))).toEqual([message]);
+  });
+
+  it('says one thing about a key of the wrong type', () => {
+    expect(issuesOf(() => parseConfig({ ...minimal(), upstreams: { business: { url: 'http://x:1', healthCheck: { instanceIdField: [] } } } }))).toEqual([
+      'upstreams.business.healthCheck.instanceIdField: expected a string',
+    ]);
+    expect(issuesOf(() => parseConfig({ ...minimal(), admin: { token: 5 }, log: { level: 'loud' } }))).toEqual([
+      'admin.token: expected a string',
+      'log.level: expected one of fatal, error, warn, info, debug, trace, silent',
+    ]);
+  });
+
+  it('a key\'s own message wins over the general wording', () => {
+    expect(issuesOf(() => parseConfig({ ...minimal(), listen: { host: 5 } }))).toEqual(['listen.host: expected a host name or address']);
   });
 });
 
