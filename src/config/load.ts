@@ -36,12 +36,19 @@ export function parseConfigText(text: string, format: 'yaml' | 'json', env: Node
     throw new ConfigError([`syntax: ${(err as Error).message.split('\n')[0]}`]);
   }
   const { value, missing, wholeValues } = resolveReferences(parsed ?? {}, marked, env);
-  const issues = missing.map((m) => `line ${m.line}: environment variable ${m.name} is not set and has no default (use \${${m.name}:-default})`);
+  // Named by the key that holds the reference, like every other message (SPEC §2); a
+  // reference in a key has no such path, only its line.
+  const issues = missing.map((m) => `${m.path ? formatPath(m.path) : `line ${m.line}`}: environment variable ${m.name} is not set and has no default (use \${${m.name}:-default})`);
+  // What else is wrong with such a key's value (`port: ${PORT}` left empty is no port number)
+  // follows from the unset variable alone: a second line would only send the reader the wrong
+  // way. A key that is itself unknown is wrong whatever the variable holds, and still said.
+  const unsetKeys = missing.flatMap((m) => (m.path ? [`${formatPath(m.path)}: `] : []));
+  const followsFromUnset = (issue: string): boolean => !issue.endsWith(': unknown key') && unsetKeys.some((k) => issue.startsWith(k));
   let config: GatewayConfig;
   try {
     config = parseConfig(readSubstitutedScalars(withEnvironmentDefaults(value, env), wholeValues));
   } catch (err) {
-    if (err instanceof ConfigError) throw new ConfigError([...issues, ...err.issues]);
+    if (err instanceof ConfigError) throw new ConfigError([...issues, ...err.issues.filter((i) => !followsFromUnset(i))]);
     throw err;
   }
   // An unset variable is an error even when the rest of the file is valid (SPEC §3): the

@@ -122,11 +122,12 @@ describe('CLI (compiled entry point)', () => {
       expect(r.stdout).toBe('');
     });
 
-    it('exits 1 for an unset ${VAR}, naming the variable and its line', async () => {
+    it('exits 1 for an unset ${VAR}, naming the variable and the key that holds it', async () => {
       const bad = file('env.yaml', goodYaml().replace('port: 0 }', 'port: ${BREAKWATER_TEST_UNSET_PORT} }'));
       const r = await run(['--check-config', bad], { BREAKWATER_TEST_UNSET_PORT: undefined });
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/line 1: environment variable BREAKWATER_TEST_UNSET_PORT is not set/);
+      expect(r.stderr).toMatch(/\n {2}listen\.port: environment variable BREAKWATER_TEST_UNSET_PORT is not set/);
+      expect(r.stderr).not.toContain('listen.port: expected');
       expect(r.stderr).not.toMatch(STACK_LINE);
     });
 

@@ -96,15 +96,48 @@ describe('environment interpolation', () => {
     expect(parseConfigText(text, 'yaml', { ADMIN_TOKEN: 's3cret' }).admin.token).toBe('s3cret');
   });
 
-  it('refuses an unset ${VAR} without a default, naming it and its line', () => {
+  it('refuses an unset ${VAR} without a default, naming it and the key that holds it (SPEC §2)', () => {
     const issues = issuesOf(() => parseConfigText(yaml('{ port: ${GW_MISSING} }'), 'yaml', {}));
-    expect(issues).toContain('line 1: environment variable GW_MISSING is not set and has no default (use ${GW_MISSING:-default})');
+    expect(issues).toContain('listen.port: environment variable GW_MISSING is not set and has no default (use ${GW_MISSING:-default})');
+  });
+
+  it('says nothing more about a key whose whole value was an unset variable', () => {
+    expect(issuesOf(() => parseConfigText(yaml('{ port: ${GW_MISSING} }'), 'yaml', {}))).toEqual([
+      'listen.port: environment variable GW_MISSING is not set and has no default (use ${GW_MISSING:-default})',
+    ]);
+    const text = 'upstreams:\n  b: { url: "http://${UP_HOST}:9001" }\nroutes:\n  - { path: /b, upstream: "${UP_NAME}" }\n';
+    expect(issuesOf(() => parseConfigText(text, 'yaml', {}))).toEqual([
+      expect.stringMatching(/^upstreams\.b\.url: environment variable UP_HOST is not set/),
+      expect.stringMatching(/^routes\[0\]\.upstream: environment variable UP_NAME is not set/),
+    ]);
+  });
+
+  it('still reports a key that is unknown whatever the unset variable would hold', () => {
+    expect(issuesOf(() => parseConfigText(yaml('{ prot: ${GW_MISSING} }'), 'yaml', {}))).toEqual([
+      'listen.prot: environment variable GW_MISSING is not set and has no default (use ${GW_MISSING:-default})',
+      'listen.prot: unknown key',
+    ]);
   });
 
   it('refuses an unset ${VAR} even when the rest of the file is valid with the empty string it leaves', () => {
     const text = `${yaml('{ port: 1 }')}admin: { token: "\${GW_TOKEN_UNSET}" }\n`;
     expect(issuesOf(() => parseConfigText(text, 'yaml', {}))).toEqual([
-      'line 6: environment variable GW_TOKEN_UNSET is not set and has no default (use ${GW_TOKEN_UNSET:-default})',
+      'admin.token: environment variable GW_TOKEN_UNSET is not set and has no default (use ${GW_TOKEN_UNSET:-default})',
+    ]);
+  });
+
+  it('names an unset ${VAR} in a key, which has no key path, by its line', () => {
+    const text = `${yaml('{ port: 1 }')}upstreams2:\n  \${GW_KEY_UNSET}: 1\n`;
+    expect(issuesOf(() => parseConfigText(text, 'yaml', {}))).toEqual(
+      expect.arrayContaining(['line 7: environment variable GW_KEY_UNSET is not set and has no default (use ${GW_KEY_UNSET:-default})']),
+    );
+  });
+
+  it('names the key in JSON files too, and in a list', () => {
+    const text = '{ "listen": { "port": ${GW_PORT}, "trustedProxies": ["${PROXY}"] }, "upstreams": { "b": { "url": "http://127.0.0.1:1" } }, "routes": [{ "path": "/b", "upstream": "b" }] }';
+    expect(issuesOf(() => parseConfigText(text, 'json', {}))).toEqual([
+      'listen.port: environment variable GW_PORT is not set and has no default (use ${GW_PORT:-default})',
+      'listen.trustedProxies[0]: environment variable PROXY is not set and has no default (use ${PROXY:-default})',
     ]);
   });
 
@@ -117,12 +150,12 @@ describe('environment interpolation', () => {
     expect(parseConfigText(`${yaml('{ port: 1 }')}admin: { token: "" }\n`, 'yaml', { ADMIN_TOKEN: 'from-env' }).admin.token).toBe('');
   });
 
-  it('reports every unset variable, each with its own line', () => {
+  it('reports every unset variable, each with its own key', () => {
     const text = 'listen: { host: ${H1} }\nupstreams:\n  b: { url: "${U1}" }\nroutes: []\n';
     const issues = issuesOf(() => parseConfigText(text, 'yaml', {}));
-    expect(issues.filter((i) => i.startsWith('line '))).toEqual([
-      expect.stringMatching(/^line 1: environment variable H1 /),
-      expect.stringMatching(/^line 3: environment variable U1 /),
+    expect(issues.filter((i) => i.includes(': environment variable '))).toEqual([
+      expect.stringMatching(/^listen\.host: environment variable H1 /),
+      expect.stringMatching(/^upstreams\.b\.url: environment variable U1 /),
     ]);
   });
 
