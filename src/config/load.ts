@@ -14,20 +14,44 @@ export class ConfigError extends Error {
   }
 }
 
+/** Why a file could not be read, in words; other codes are shown as they are. */
+const READ_FAILURES: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  ELOOP: 'too many symbolic links',
+};
+
+/**
+ * The configuration file cannot be read at all. There is nothing to validate, so the whole
+ * message is one line naming the file and the reason; `issues` keeps the usual form.
+ */
+export class ConfigFileError extends ConfigError {
+  constructor(readonly file: string, readonly code: string) {
+    super([`${file}: cannot read file (${code})`]);
+    this.name = 'ConfigFileError';
+    const reason = READ_FAILURES[code];
+    this.message = `${file}: cannot read file (${code})${reason ? `: ${reason}` : ''}`;
+  }
+}
+
 /** Reads, interpolates, validates and freezes a YAML or JSON configuration file. */
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError([`${file}: cannot read file (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+    throw new ConfigFileError(file, (err as NodeJS.ErrnoException).code ?? 'error');
   }
   return parseConfigText(text, extname(file).toLowerCase() === '.json' ? 'json' : 'yaml', env);
 }
 
 /** Same as loadConfigFile, from text already in memory. */
 export function parseConfigText(text: string, format: 'yaml' | 'json', env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  const marked = markReferences(text, format);
+  // Editors on Windows save UTF-8 with a byte order mark; JSON.parse calls it a syntax error.
+  const marked = markReferences(text.startsWith('\uFEFF') ? text.slice(1) : text, format);
   let parsed: unknown;
   try {
     parsed = format === 'json' ? JSON.parse(marked.text) : parseYaml(marked.text, { uniqueKeys: true, maxAliasCount: 100 });

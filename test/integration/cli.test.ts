@@ -138,6 +138,21 @@ describe('CLI (compiled entry point)', () => {
       expect(r.stderr).not.toMatch(STACK_LINE);
     });
 
+    it('says in one line which file cannot be read and why, naming it once', async () => {
+      const missing = path.join(dir, 'missing.yaml');
+      for (const args of [['--check-config', missing], ['--config', missing]]) {
+        const r = await run(args);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toBe(`breakwater: ${missing}: cannot read file (ENOENT): no such file\n`);
+      }
+    });
+
+    it('accepts a JSON file that starts with a UTF-8 byte order mark', async () => {
+      const r = await run(['--check-config', file('bom.json', `\uFEFF${JSON.stringify({ upstreams: { b: { url: upstream.url } }, routes: [{ path: '/b', upstream: 'b' }] })}`)]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+    });
+
     it('exits 1 for a YAML syntax error, naming it, without a stack trace', async () => {
       const r = await run(['--check-config', file('syntax.yaml', 'listen: { port: 1\nroutes: [')]);
       expect(r.code).toBe(1);

@@ -476,6 +476,29 @@ describe('formats and result', () => {
     expect(issuesOf(() => loadConfigFile(path.join(dir, 'nope.yaml'), {}))).toEqual([`${path.join(dir, 'nope.yaml')}: cannot read file (ENOENT)`]);
   });
 
+  it('says in one line which file cannot be read, and why', () => {
+    const nope = path.join(dir, 'nope.yaml');
+    expect(() => loadConfigFile(nope, {})).toThrow(expect.objectContaining({ message: `${nope}: cannot read file (ENOENT): no such file` }) as Error);
+    expect(() => loadConfigFile(dir, {})).toThrow(expect.objectContaining({ message: `${dir}: cannot read file (EISDIR): is a directory` }) as Error);
+  });
+
+  it('reads YAML and JSON files that start with a UTF-8 byte order mark', () => {
+    const y = path.join(dir, 'bom.yaml');
+    const j = path.join(dir, 'bom.json');
+    writeFileSync(y, `\uFEFF${yamlText}`);
+    writeFileSync(j, `\uFEFF${jsonText}`);
+    const fromYaml = loadConfigFile(y, {});
+    expect(fromYaml.listen.port).toBe(8088);
+    expect(loadConfigFile(j, {})).toEqual(fromYaml);
+    expect(parseConfigText(`\uFEFF${jsonText}`, 'json', {})).toEqual(fromYaml);
+  });
+
+  it('still names the line of an unset variable in a key after a byte order mark', () => {
+    expect(issuesOf(() => parseConfigText(`\uFEFF\${GW_UNSET_KEY}: 1\n${yamlText}`, 'yaml', {}))).toEqual(
+      expect.arrayContaining(['line 1: environment variable GW_UNSET_KEY is not set and has no default (use ${GW_UNSET_KEY:-default})']),
+    );
+  });
+
   it('reports syntax errors (including duplicate YAML keys) with a position, without a stack', () => {
     const [dup] = issuesOf(() => parseConfigText('listen: { port: 1 }\nlisten: { port: 2 }\n', 'yaml', {}));
     expect(dup).toMatch(/^syntax: .*(unique|duplicate)/i);
