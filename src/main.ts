@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs, USAGE, UsageError } from './cli';
-import { ConfigError, loadConfigFile } from './config/load';
+import { ConfigError, ConfigFileError, loadConfigFile } from './config/load';
 import type { GatewayConfig } from './config/types';
 import { DEMO_CONFIG_PATH, startDemoUpstreams } from './demo';
 import { Gateway } from './gateway';
@@ -28,7 +28,8 @@ async function main(): Promise<number> {
     config = loadConfigFile(file);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`breakwater: ${file}: ${err.message}\n`);
+    // An unreadable file's message already names it; an invalid one's lists keys, not the file.
+    process.stderr.write(`breakwater: ${err instanceof ConfigFileError ? err.message : `${file}: ${err.message}`}\n`);
     return 1;
   }
   if (command.kind === 'check') {

@@ -22,11 +22,20 @@ export interface MarkedText {
   references: readonly Reference[];
 }
 
+/** A variable referenced without a default and not set. */
+export interface Missing {
+  name: string;
+  /** The line the reference is on. */
+  line: number;
+  /** The key whose value holds the reference; null when it sits in a key or is the whole document. */
+  path: (string | number)[] | null;
+}
+
 export interface Resolved {
   /** The parsed document with every reference replaced by its value, always as text. */
   value: unknown;
-  /** Variables referenced without a default and not set, with the line they appear on. */
-  missing: { name: string; line: number }[];
+  /** Variables referenced without a default and not set. */
+  missing: Missing[];
   /**
    * Where a whole scalar was one reference (`port: ${PORT}`), as JSON-encoded paths: only
    * there may the text be read as the number or boolean the schema wants.
@@ -61,34 +70,35 @@ export function markReferences(text: string, format: 'yaml' | 'json'): MarkedTex
 
 /** Puts the variables' values where the placeholders ended up in the parsed document (keys included). */
 export function resolveReferences(parsed: unknown, marked: MarkedText, env: NodeJS.ProcessEnv): Resolved {
-  const missing: { name: string; line: number }[] = [];
+  const missing: Missing[] = [];
   const reported = new Set<number>();
   const wholeValues = new Set<string>();
-  const valueOf = (index: number): string => {
+  // A YAML alias can put one reference at several paths: it is reported once, at the first.
+  const valueOf = (index: number, path: (string | number)[] | null): string => {
     const ref = marked.references[index] as Reference;
     const value = env[ref.name];
     if (value !== undefined && value !== '') return value;
     if (ref.fallback !== undefined) return ref.fallback;
     if (value === undefined && !reported.has(index)) {
       reported.add(index);
-      missing.push({ name: ref.name, line: ref.line });
+      missing.push({ name: ref.name, line: ref.line, path: path === null || path.length === 0 ? null : path });
     }
     return '';
   };
-  const substitute = (s: string): string => s.replace(PLACEHOLDER, (_m, i: string) => valueOf(Number(i)));
+  const substitute = (s: string, path: (string | number)[] | null): string => s.replace(PLACEHOLDER, (_m, i: string) => valueOf(Number(i), path));
   const walk = (node: unknown, path: (string | number)[]): unknown => {
     // No configuration key lies this deep; what does is invalid anyway, and left as it is.
     if (path.length > MAX_DEPTH) return node;
     if (typeof node === 'string') {
       if (!node.includes(PREFIX)) return node;
       if (WHOLE.test(node)) wholeValues.add(JSON.stringify(path));
-      return substitute(node);
+      return substitute(node, path);
     }
     if (Array.isArray(node)) return node.map((item, i) => walk(item, [...path, i]));
     if (typeof node === 'object' && node !== null) {
       const out: Record<string, unknown> = {};
       for (const [key, item] of Object.entries(node)) {
-        const k = key.includes(PREFIX) ? substitute(key) : key;
+        const k = key.includes(PREFIX) ? substitute(key, null) : key;
         // defineProperty: a key `__proto__` stays a key (and an unknown one), never a prototype.
         Object.defineProperty(out, k, { value: walk(item, [...path, k]), enumerable: true, writable: true, configurable: true });
       }

@@ -3,7 +3,7 @@ import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { markReferences, resolveReferences } from './interpolate';
-import { configSchema, type RawConfig } from './schema';
+import { configSchema, isUpstreamName, NAME_RULE, type RawConfig } from './schema';
 import type { GatewayConfig, UpstreamConfig } from './types';
 
 /** Invalid configuration; `issues` holds one `path: message` line per offending key. */
@@ -14,20 +14,44 @@ export class ConfigError extends Error {
   }
 }
 
+/** Why a file could not be read, in words; other codes are shown as they are. */
+const READ_FAILURES: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  ELOOP: 'too many symbolic links',
+};
+
+/**
+ * The configuration file cannot be read at all. There is nothing to validate, so the whole
+ * message is one line naming the file and the reason; `issues` keeps the usual form.
+ */
+export class ConfigFileError extends ConfigError {
+  constructor(readonly file: string, readonly code: string) {
+    super([`${file}: cannot read file (${code})`]);
+    this.name = 'ConfigFileError';
+    const reason = READ_FAILURES[code];
+    this.message = `${file}: cannot read file (${code})${reason ? `: ${reason}` : ''}`;
+  }
+}
+
 /** Reads, interpolates, validates and freezes a YAML or JSON configuration file. */
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError([`${file}: cannot read file (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+    throw new ConfigFileError(file, (err as NodeJS.ErrnoException).code ?? 'error');
   }
   return parseConfigText(text, extname(file).toLowerCase() === '.json' ? 'json' : 'yaml', env);
 }
 
 /** Same as loadConfigFile, from text already in memory. */
 export function parseConfigText(text: string, format: 'yaml' | 'json', env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  const marked = markReferences(text, format);
+  // Editors on Windows save UTF-8 with a byte order mark; JSON.parse calls it a syntax error.
+  const marked = markReferences(text.startsWith('\uFEFF') ? text.slice(1) : text, format);
   let parsed: unknown;
   try {
     parsed = format === 'json' ? JSON.parse(marked.text) : parseYaml(marked.text, { uniqueKeys: true, maxAliasCount: 100 });
@@ -36,12 +60,19 @@ export function parseConfigText(text: string, format: 'yaml' | 'json', env: Node
     throw new ConfigError([`syntax: ${(err as Error).message.split('\n')[0]}`]);
   }
   const { value, missing, wholeValues } = resolveReferences(parsed ?? {}, marked, env);
-  const issues = missing.map((m) => `line ${m.line}: environment variable ${m.name} is not set and has no default (use \${${m.name}:-default})`);
+  // Named by the key that holds the reference, like every other message (SPEC §2); a
+  // reference in a key has no such path, only its line.
+  const issues = missing.map((m) => `${m.path ? formatPath(m.path) : `line ${m.line}`}: environment variable ${m.name} is not set and has no default (use \${${m.name}:-default})`);
+  // What else is wrong with such a key's value (`port: ${PORT}` left empty is no port number)
+  // follows from the unset variable alone: a second line would only send the reader the wrong
+  // way. A key that is itself unknown is wrong whatever the variable holds, and still said.
+  const unsetKeys = missing.flatMap((m) => (m.path ? [`${formatPath(m.path)}: `] : []));
+  const followsFromUnset = (issue: string): boolean => !issue.endsWith(': unknown key') && unsetKeys.some((k) => issue.startsWith(k));
   let config: GatewayConfig;
   try {
     config = parseConfig(readSubstitutedScalars(withEnvironmentDefaults(value, env), wholeValues));
   } catch (err) {
-    if (err instanceof ConfigError) throw new ConfigError([...issues, ...err.issues]);
+    if (err instanceof ConfigError) throw new ConfigError([...issues, ...err.issues.filter((i) => !followsFromUnset(i))]);
     throw err;
   }
   // An unset variable is an error even when the rest of the file is valid (SPEC §3): the
@@ -90,8 +121,8 @@ function withEnvironmentDefaults(raw: unknown, env: NodeJS.ProcessEnv): unknown 
 export function parseConfig(raw: unknown): GatewayConfig {
   // reportInput: zod 4 leaves `issue.input` out otherwise, and describeIssue needs it to tell
   // a missing key from a value of the wrong type.
-  const result = configSchema.safeParse(raw, { reportInput: true });
-  const issues = [...(result.success ? [] : result.error.issues.flatMap(describeIssue)), ...crossCheck(raw)];
+  const result = configSchema.safeParse(raw, { reportInput: true, error: houseMessage });
+  const issues = [...(result.success ? [] : withoutFollowUps(result.error.issues).flatMap(describeIssue)), ...crossCheck(raw)];
   if (!result.success || issues.length > 0) throw new ConfigError(issues);
   return deepFreeze(resolve(result.data));
 }
@@ -119,6 +150,32 @@ function hasControlCharacter(key: string): boolean {
   return false;
 }
 
+/**
+ * The wording for issues whose schema gives no message of its own (a schema's own message
+ * always wins over this map): zod's defaults ("Invalid input: expected boolean, received
+ * string") read unlike every other line of the report. Returning undefined keeps zod's.
+ */
+function houseMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  if (issue.code === 'invalid_type') {
+    if (issue.expected === 'boolean') return 'expected true or false';
+    if (issue.expected === 'string') return 'expected a string';
+    if (issue.expected === 'number') return 'expected a number';
+  }
+  if (issue.code === 'too_small' && issue.origin === 'array') return issue.minimum === 1 ? 'expected a non-empty list' : `expected at least ${String(issue.minimum)} items`;
+  if (issue.code === 'too_small' && issue.origin === 'string') return 'expected a non-empty string';
+  if (issue.code === 'invalid_value') return `expected one of ${issue.values.map(String).join(', ')}`;
+  return undefined;
+}
+
+/**
+ * zod goes on checking a value of the wrong type (`instanceIdField: []` is also "too small",
+ * as an array): once a key's type is wrong, that is the one thing to say about it.
+ */
+function withoutFollowUps(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  const wrongType = new Set(issues.filter((i) => i.code === 'invalid_type').map((i) => JSON.stringify(i.path)));
+  return issues.filter((i) => i.code === 'invalid_type' || !wrongType.has(JSON.stringify(i.path)));
+}
+
 function describeIssue(issue: z.core.$ZodIssue): string[] {
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((k) => `${formatPath([...issue.path, k])}: unknown key`);
@@ -134,17 +191,18 @@ function describeIssue(issue: z.core.$ZodIssue): string[] {
 function crossCheck(raw: unknown): string[] {
   if (!isObject(raw)) return [];
   const issues: string[] = [];
-  const names = new Set(isObject(raw.upstreams) ? Object.keys(raw.upstreams) : []);
+  // An empty mapping is a mapping too: `upstreams: {}` leaves every route's upstream unknown.
+  const names = isObject(raw.upstreams) ? new Set(Object.keys(raw.upstreams)) : null;
   const seen = new Map<string, number>();
   const routes = Array.isArray(raw.routes) ? raw.routes : [];
   routes.forEach((route, i) => {
     if (!isObject(route)) return;
-    if (typeof route.upstream === 'string' && names.size > 0 && !names.has(route.upstream)) {
+    if (typeof route.upstream === 'string' && names && !names.has(route.upstream)) {
       issues.push(`routes[${i}].upstream: unknown upstream "${route.upstream}"`);
     }
     if (Array.isArray(route.requires)) {
       route.requires.forEach((r, j) => {
-        if (typeof r === 'string' && names.size > 0 && !names.has(r)) issues.push(`routes[${i}].requires[${j}]: unknown upstream "${r}"`);
+        if (typeof r === 'string' && names && !names.has(r)) issues.push(`routes[${i}].requires[${j}]: unknown upstream "${r}"`);
       });
     }
     if (typeof route.path === 'string') {
@@ -155,6 +213,7 @@ function crossCheck(raw: unknown): string[] {
   });
   if (isObject(raw.upstreams)) {
     for (const [name, u] of Object.entries(raw.upstreams)) {
+      if (!isUpstreamName(name)) issues.push(`${formatPath(['upstreams', name])}: ${NAME_RULE}`);
       // TLS options on a plain-http upstream would be silently ignored: most likely the url was meant to be https://.
       if (isObject(u) && u.tls !== undefined && typeof u.url === 'string' && u.url.startsWith('http:')) {
         issues.push(`${formatPath(['upstreams', name, 'tls'])}: applies only to an https:// url`);

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /*
@@ -10,19 +11,37 @@ const posInt = () => z.number({ error: 'expected a positive integer' }).int('exp
 const nonNegInt = () => z.number({ error: 'expected a non-negative integer' }).int('expected a non-negative integer').min(0, 'expected a non-negative integer');
 const port = () => z.number({ error: 'expected a port number (0-65535)' }).int('expected a port number (0-65535)').min(0, 'expected a port number (0-65535)').max(65535, 'expected a port number (0-65535)');
 const host = () => z.string({ error: 'expected a host name or address' }).min(1, 'expected a host name or address');
-const httpStatus = () => z.number({ error: 'expected an HTTP status (100-599)' }).int().min(100, 'expected an HTTP status (100-599)').max(599, 'expected an HTTP status (100-599)');
+/*
+ * Only server errors: SPEC §5 says a 4xx never counts against a breaker, and a 1xx-3xx answer
+ * is no failure at all. Listing 429 would let one chatty caller open the breaker for everyone.
+ */
+const FAILURE_STATUS = 'expected a 5xx status (500-599): only server errors can count against a breaker';
+const failureStatus = () => z.number({ error: FAILURE_STATUS }).int(FAILURE_STATUS).min(500, FAILURE_STATUS).max(599, FAILURE_STATUS);
+
+/*
+ * Node's timers hold at most 2^31-1 ms; a longer delay is silently cut to 1 ms (with only a
+ * TimeoutOverflowWarning), so `timeoutMs: 2147483648` would fail every request at once.
+ */
+const MAX_TIMER_MS = 2147483647;
+/** A duration in milliseconds that Node's timers can hold; `base` says whether 0 is allowed. */
+const ms = (base: z.ZodNumber) => base.max(MAX_TIMER_MS, `expected at most ${MAX_TIMER_MS} ms (about 24.8 days)`);
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+/** Says exactly what NAME allows. */
+export const NAME_RULE = 'expected an upstream name (1-63 letters, digits, ".", "_" or "-", starting with a letter or digit)';
+export const isUpstreamName = (s: string): boolean => NAME.test(s);
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
+/*
+ * `net.isIP` rather than a pattern of our own: it is what the forwarded-header check's
+ * BlockList accepts, so an entry that passes here cannot make the gateway fail at start.
+ */
 const cidr = z.string().refine((s) => {
-  const [addr, bits, ...rest] = s.split('/');
-  if (rest.length > 0 || !addr) return false;
-  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(addr);
-  const max = v4 ? 32 : addr.includes(':') ? 128 : -1;
-  if (max < 0 || (v4 && v4.slice(1).some((o) => Number(o) > 255))) return false;
-  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max);
-}, 'expected an IP address or CIDR such as 10.0.0.0/8');
+  const [addr = '', bits, ...rest] = s.split('/');
+  const version = isIP(addr);
+  if (rest.length > 0 || version === 0) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128));
+}, 'expected an IP address or CIDR such as 10.0.0.0/8 or fd00::/8');
 
 const percentage = () => z.number({ error: 'expected a percentage (1-100)' }).min(1, 'expected a percentage (1-100)').max(100, 'expected a percentage (1-100)');
 
@@ -32,18 +51,18 @@ export const breakerSchema = z.strictObject({
   /** Calls needed in the rolling window before the breaker may open at all. */
   volumeThreshold: nonNegInt().default(5),
   /** Time an open breaker waits before letting one trial call through (half-open). */
-  resetTimeoutMs: posInt().default(10000),
+  resetTimeoutMs: ms(posInt()).default(10000),
   /** Length of the rolling statistics window. */
-  rollingWindowMs: posInt().default(10000),
+  rollingWindowMs: ms(posInt()).default(10000),
 });
 
 const upstreamDefaultsSchema = z.strictObject({
   /** Time to establish the TCP (and TLS) connection to an upstream. */
-  connectTimeoutMs: posInt().default(2000),
+  connectTimeoutMs: ms(posInt()).default(2000),
   /** Time from sending the request until the upstream's response headers arrive. */
-  timeoutMs: posInt().default(10000),
+  timeoutMs: ms(posInt()).default(10000),
   /** Upstream answers counted as breaker failures (they still pass through to the caller). */
-  failureStatuses: z.array(httpStatus()).default([500, 502, 503, 504]),
+  failureStatuses: z.array(failureStatus()).default([500, 502, 503, 504]),
   /** Requests in flight to one upstream at most; beyond it callers get GATEWAY_OVERLOADED. */
   maxConcurrent: posInt().default(1000),
   breaker: breakerSchema.prefault({}),
@@ -52,8 +71,8 @@ const upstreamDefaultsSchema = z.strictObject({
 export const healthCheckSchema = z.strictObject({
   /** Path probed with GET; a 2xx answer is healthy. */
   path: z.string().startsWith('/', 'expected a path starting with /').default('/health'),
-  intervalMs: posInt().default(2000),
-  timeoutMs: posInt().default(1000),
+  intervalMs: ms(posInt()).default(2000),
+  timeoutMs: ms(posInt()).default(1000),
   /** Failed probes in a row that mark the upstream down (and open its breaker). */
   unhealthyThreshold: posInt().default(2),
   /** Successful probes in a row that mark it up again. */
@@ -74,9 +93,9 @@ const urlSchema = z.string({ error: 'expected an http:// or https:// URL' }).ref
 export const upstreamSchema = z.strictObject({
   /** Where requests for this upstream go. */
   url: urlSchema,
-  connectTimeoutMs: posInt().optional(),
-  timeoutMs: posInt().optional(),
-  failureStatuses: z.array(httpStatus()).optional(),
+  connectTimeoutMs: ms(posInt()).optional(),
+  timeoutMs: ms(posInt()).optional(),
+  failureStatuses: z.array(failureStatus()).optional(),
   maxConcurrent: posInt().optional(),
   /*
    * Only the keys given here, without defaults: `breakerSchema.partial()` would keep its
@@ -85,8 +104,8 @@ export const upstreamSchema = z.strictObject({
   breaker: z.strictObject({
     errorThresholdPercentage: percentage().optional(),
     volumeThreshold: nonNegInt().optional(),
-    resetTimeoutMs: posInt().optional(),
-    rollingWindowMs: posInt().optional(),
+    resetTimeoutMs: ms(posInt()).optional(),
+    rollingWindowMs: ms(posInt()).optional(),
   }).optional(),
   healthCheck: healthCheckSchema.optional(),
   tls: z.strictObject({
@@ -103,19 +122,19 @@ export const routeSchema = z.strictObject({
   /** Prefix matched on whole segments; the longest matching prefix wins. */
   path: z.string().regex(/^\/([A-Za-z0-9._~!$&'()*+,;=:@-]+(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)*)?$/, 'expected a path such as /api/loans (no trailing slash, no dot-segments)')
     .refine((p) => !p.split('/').some((s) => s === '.' || s === '..'), 'expected a path without dot-segments'),
-  upstream: z.string().regex(NAME, 'expected an upstream name'),
+  upstream: z.string().regex(NAME, NAME_RULE),
   /** Allowed methods; absent means all. */
-  methods: z.array(z.enum(METHODS, { error: `expected one of ${METHODS.join(', ')}` })).min(1).optional(),
+  methods: z.array(z.enum(METHODS, { error: `expected one of ${METHODS.join(', ')}` })).min(1, 'expected at least one method (leave the key out to allow all)').optional(),
   /** Remove the route's prefix before forwarding (/api/loans/7 → /7). */
   stripPrefix: z.boolean().default(false),
   /** Upstreams that must be available before anything is forwarded (pre-flight, SPEC §5). */
-  requires: z.array(z.string().regex(NAME, 'expected an upstream name')).default([]),
+  requires: z.array(z.string().regex(NAME, NAME_RULE)).default([]),
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: nonNegInt().default(1048576),
   /** `state`: judge requirements by breaker and health state; `probe`: also probe stale ones live. */
   preflight: z.enum(['state', 'probe']).default('state'),
   /** With `preflight: probe`, how long a probe result is trusted. */
-  preflightCacheMs: posInt().default(1000),
+  preflightCacheMs: ms(posInt()).default(1000),
 });
 
 export const configSchema = z.strictObject({
@@ -125,11 +144,11 @@ export const configSchema = z.strictObject({
     /** Peers whose X-Forwarded-* headers are kept (appended to); CIDRs or addresses. */
     trustedProxies: z.array(cidr).default([]),
     /** Whole-request deadline for receiving headers and body from a caller. */
-    requestTimeoutMs: posInt().default(30000),
+    requestTimeoutMs: ms(posInt()).default(30000),
     /** Deadline for receiving a caller's headers. */
-    headersTimeoutMs: posInt().default(10000),
+    headersTimeoutMs: ms(posInt()).default(10000),
     /** Idle keep-alive sockets are closed after this long. */
-    keepAliveTimeoutMs: posInt().default(5000),
+    keepAliveTimeoutMs: ms(posInt()).default(5000),
     /** Largest request head accepted, in bytes (beyond it: 431). */
     maxHeaderBytes: posInt().default(16384),
   }).prefault({}),
@@ -141,13 +160,17 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   shutdown: z.strictObject({
     /** How long in-flight requests may take to finish after SIGTERM/SIGINT. */
-    drainTimeoutMs: nonNegInt().default(10000),
+    drainTimeoutMs: ms(nonNegInt()).default(10000),
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).prefault({}),
   defaults: upstreamDefaultsSchema.prefault({}),
-  upstreams: z.record(z.string().regex(NAME, 'expected an upstream name (letters, digits, . _ -)'), upstreamSchema)
+  /*
+   * Names are checked in load.ts's cross-checks, not here: a key schema that fails makes zod
+   * skip the value, so a bad name would hide every error inside that upstream.
+   */
+  upstreams: z.record(z.string(), upstreamSchema)
     .refine((u) => Object.keys(u).length > 0, 'expected at least one upstream'),
   routes: z.array(routeSchema).min(1, 'expected at least one route'),
 });

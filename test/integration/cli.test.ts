@@ -122,11 +122,12 @@ describe('CLI (compiled entry point)', () => {
       expect(r.stdout).toBe('');
     });
 
-    it('exits 1 for an unset ${VAR}, naming the variable and its line', async () => {
+    it('exits 1 for an unset ${VAR}, naming the variable and the key that holds it', async () => {
       const bad = file('env.yaml', goodYaml().replace('port: 0 }', 'port: ${BREAKWATER_TEST_UNSET_PORT} }'));
       const r = await run(['--check-config', bad], { BREAKWATER_TEST_UNSET_PORT: undefined });
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/line 1: environment variable BREAKWATER_TEST_UNSET_PORT is not set/);
+      expect(r.stderr).toMatch(/\n {2}listen\.port: environment variable BREAKWATER_TEST_UNSET_PORT is not set/);
+      expect(r.stderr).not.toContain('listen.port: expected');
       expect(r.stderr).not.toMatch(STACK_LINE);
     });
 
@@ -135,6 +136,21 @@ describe('CLI (compiled entry point)', () => {
       expect(r.code).toBe(1);
       expect(r.stderr).toContain('cannot read file (ENOENT)');
       expect(r.stderr).not.toMatch(STACK_LINE);
+    });
+
+    it('says in one line which file cannot be read and why, naming it once', async () => {
+      const missing = path.join(dir, 'missing.yaml');
+      for (const args of [['--check-config', missing], ['--config', missing]]) {
+        const r = await run(args);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toBe(`breakwater: ${missing}: cannot read file (ENOENT): no such file\n`);
+      }
+    });
+
+    it('accepts a JSON file that starts with a UTF-8 byte order mark', async () => {
+      const r = await run(['--check-config', file('bom.json', `\uFEFF${JSON.stringify({ upstreams: { b: { url: upstream.url } }, routes: [{ path: '/b', upstream: 'b' }] })}`)]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
     });
 
     it('exits 1 for a YAML syntax error, naming it, without a stack trace', async () => {
@@ -193,6 +209,15 @@ describe('CLI (compiled entry point)', () => {
       expect(status).toBe(200);
       expect(upstream.received).toHaveLength(1);
       expect(r.code).toBe(0);
+    });
+
+    it('--config with a trusted proxy the gateway could not load exits 1 naming the key, never starting', async () => {
+      const bad = file('bad-proxy.yaml', goodYaml().replace('port: 0 }', "port: 0, trustedProxies: ['not:an:ip'] }"));
+      const r = await run(['--config', bad]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('listen.trustedProxies[0]: expected an IP address or CIDR');
+      expect(r.stderr).not.toContain('Invalid socket address');
+      expect(r.stdout).not.toContain('"event":"listening"');
     });
 
     it('GATEWAY_CONFIG naming an invalid file exits 1 naming that file (not the demo)', async () => {

@@ -17,6 +17,8 @@ import { buildCli, type CliBuild } from '../helpers/cli-build';
 /** `path: message`, where path is a key path such as `upstreams.business.timeoutMs` or `routes[0].path`. */
 const ISSUE = /^(?:\(root\)|[^\s].*?|line \d+|syntax): \S/s;
 const STACK = /^\s+at |\n\s+at |\.ts:\d+|\.js:\d+/;
+/** zod's own English ("Invalid input: expected boolean, received string"), which the loader rewords. */
+const RAW_ZOD = /: (Invalid|Too (small|big)|Unrecognized)\b/;
 /** CONFIG_FUZZ_FACTOR=20 fuzzes twenty times as long (locally; CI runs the default). */
 const FACTOR = Math.max(1, Number(process.env.CONFIG_FUZZ_FACTOR) || 1);
 
@@ -128,6 +130,7 @@ function expectWellFormed(v: Verdict): void {
   for (const issue of v.issues) {
     expect(issue).toMatch(ISSUE);
     expect(issue).not.toMatch(STACK);
+    expect(issue).not.toMatch(RAW_ZOD);
   }
 }
 

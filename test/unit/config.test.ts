@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, formatPath, loadConfigFile, parseConfig, parseConfigText } from '../../src/config/load';
+import { TrustedProxies } from '../../src/proxy/forwarded-for';
 
 const minimal = (): Record<string, unknown> => ({
   upstreams: { business: { url: 'http://127.0.0.1:9001' } },
@@ -95,15 +96,48 @@ describe('environment interpolation', () => {
     expect(parseConfigText(text, 'yaml', { ADMIN_TOKEN: 's3cret' }).admin.token).toBe('s3cret');
   });
 
-  it('refuses an unset ${VAR} without a default, naming it and its line', () => {
+  it('refuses an unset ${VAR} without a default, naming it and the key that holds it (SPEC §2)', () => {
     const issues = issuesOf(() => parseConfigText(yaml('{ port: ${GW_MISSING} }'), 'yaml', {}));
-    expect(issues).toContain('line 1: environment variable GW_MISSING is not set and has no default (use ${GW_MISSING:-default})');
+    expect(issues).toContain('listen.port: environment variable GW_MISSING is not set and has no default (use ${GW_MISSING:-default})');
+  });
+
+  it('says nothing more about a key whose whole value was an unset variable', () => {
+    expect(issuesOf(() => parseConfigText(yaml('{ port: ${GW_MISSING} }'), 'yaml', {}))).toEqual([
+      'listen.port: environment variable GW_MISSING is not set and has no default (use ${GW_MISSING:-default})',
+    ]);
+    const text = 'upstreams:\n  b: { url: "http://${UP_HOST}:9001" }\nroutes:\n  - { path: /b, upstream: "${UP_NAME}" }\n';
+    expect(issuesOf(() => parseConfigText(text, 'yaml', {}))).toEqual([
+      expect.stringMatching(/^upstreams\.b\.url: environment variable UP_HOST is not set/),
+      expect.stringMatching(/^routes\[0\]\.upstream: environment variable UP_NAME is not set/),
+    ]);
+  });
+
+  it('still reports a key that is unknown whatever the unset variable would hold', () => {
+    expect(issuesOf(() => parseConfigText(yaml('{ prot: ${GW_MISSING} }'), 'yaml', {}))).toEqual([
+      'listen.prot: environment variable GW_MISSING is not set and has no default (use ${GW_MISSING:-default})',
+      'listen.prot: unknown key',
+    ]);
   });
 
   it('refuses an unset ${VAR} even when the rest of the file is valid with the empty string it leaves', () => {
     const text = `${yaml('{ port: 1 }')}admin: { token: "\${GW_TOKEN_UNSET}" }\n`;
     expect(issuesOf(() => parseConfigText(text, 'yaml', {}))).toEqual([
-      'line 6: environment variable GW_TOKEN_UNSET is not set and has no default (use ${GW_TOKEN_UNSET:-default})',
+      'admin.token: environment variable GW_TOKEN_UNSET is not set and has no default (use ${GW_TOKEN_UNSET:-default})',
+    ]);
+  });
+
+  it('names an unset ${VAR} in a key, which has no key path, by its line', () => {
+    const text = `${yaml('{ port: 1 }')}upstreams2:\n  \${GW_KEY_UNSET}: 1\n`;
+    expect(issuesOf(() => parseConfigText(text, 'yaml', {}))).toEqual(
+      expect.arrayContaining(['line 7: environment variable GW_KEY_UNSET is not set and has no default (use ${GW_KEY_UNSET:-default})']),
+    );
+  });
+
+  it('names the key in JSON files too, and in a list', () => {
+    const text = '{ "listen": { "port": ${GW_PORT}, "trustedProxies": ["${PROXY}"] }, "upstreams": { "b": { "url": "http://127.0.0.1:1" } }, "routes": [{ "path": "/b", "upstream": "b" }] }';
+    expect(issuesOf(() => parseConfigText(text, 'json', {}))).toEqual([
+      'listen.port: environment variable GW_PORT is not set and has no default (use ${GW_PORT:-default})',
+      'listen.trustedProxies[0]: environment variable PROXY is not set and has no default (use ${PROXY:-default})',
     ]);
   });
 
@@ -116,12 +150,12 @@ describe('environment interpolation', () => {
     expect(parseConfigText(`${yaml('{ port: 1 }')}admin: { token: "" }\n`, 'yaml', { ADMIN_TOKEN: 'from-env' }).admin.token).toBe('');
   });
 
-  it('reports every unset variable, each with its own line', () => {
+  it('reports every unset variable, each with its own key', () => {
     const text = 'listen: { host: ${H1} }\nupstreams:\n  b: { url: "${U1}" }\nroutes: []\n';
     const issues = issuesOf(() => parseConfigText(text, 'yaml', {}));
-    expect(issues.filter((i) => i.startsWith('line '))).toEqual([
-      expect.stringMatching(/^line 1: environment variable H1 /),
-      expect.stringMatching(/^line 3: environment variable U1 /),
+    expect(issues.filter((i) => i.includes(': environment variable '))).toEqual([
+      expect.stringMatching(/^listen\.host: environment variable H1 /),
+      expect.stringMatching(/^upstreams\.b\.url: environment variable U1 /),
     ]);
   });
 
@@ -208,13 +242,13 @@ describe('validation', () => {
         'admin.port: expected a port number (0-65535)',
         'shutdown.drainTimeoutMs: expected a non-negative integer',
         expect.stringMatching(/^log\.level: /),
-        'defaults.failureStatuses[0]: expected an HTTP status (100-599)',
+        'defaults.failureStatuses[0]: expected a 5xx status (500-599): only server errors can count against a breaker',
         'defaults.breaker.errorThresholdPercentage: expected a percentage (1-100)',
         expect.stringMatching(/^upstreams\.business\.url: expected an http:\/\/ or https:\/\/ URL/),
         'upstreams.business.timeoutMs: expected a positive integer',
         'upstreams.business.connectTimeoutMs: expected a positive integer',
         // (how an odd key is quoted in a path is formatPath's business, in flux elsewhere)
-        expect.stringMatching(/^upstreams(\.bad name!|\["bad name!"\]): expected an upstream name \(letters, digits, \. _ -\)$/),
+        expect.stringMatching(/^upstreams(\.bad name!|\["bad name!"\]): expected an upstream name \(1-63 letters, digits, "\.", "_" or "-", starting with a letter or digit\)$/),
         expect.stringMatching(/^routes\[0\]\.path: expected a path such as \/api\/loans/),
         expect.stringMatching(/^routes\[0\]\.methods\[0\]: expected one of GET, HEAD, POST/),
         'routes[0].maxBodyBytes: expected a non-negative integer',
@@ -248,6 +282,120 @@ describe('validation', () => {
     const c = parseConfig({ ...minimal(), listen: { trustedProxies: ['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8'] }, routes: [{ path: '/', upstream: 'business' }] });
     expect(c.routes[0]?.path).toBe('/');
     expect(c.listen.trustedProxies).toHaveLength(4);
+  });
+});
+
+describe('values that pass a loose check but break at run time', () => {
+  it.each(['not:an:ip', '010.0.0.1', ':::', '10.0.0.0/33', '::1/129', '10.0.0.1/8/8', '10.0.0.0/', 'localhost', ''])('refuses trusted proxy %j, naming the entry', (entry) => {
+    expect(issuesOf(() => parseConfig({ ...minimal(), listen: { trustedProxies: ['127.0.0.1', entry] } }))).toEqual([
+      expect.stringMatching(/^listen\.trustedProxies\[1\]: expected an IP address or CIDR such as 10\.0\.0\.0\/8/),
+    ]);
+  });
+
+  it('every trusted proxy it accepts can be loaded into the forwarded-header check', () => {
+    const entries = ['10.0.0.0/8', '127.0.0.1', '0.0.0.0/0', '::1', '::/0', 'fd00::/8', '::ffff:10.0.0.1', '2001:db8::/128'];
+    const c = parseConfig({ ...minimal(), listen: { trustedProxies: entries } });
+    expect(() => new TrustedProxies(c.listen.trustedProxies)).not.toThrow();
+  });
+
+  const msKeys: [string, Record<string, unknown>][] = [
+    ['listen.requestTimeoutMs', { listen: { requestTimeoutMs: 2147483648 } }],
+    ['listen.headersTimeoutMs', { listen: { headersTimeoutMs: 2147483648 } }],
+    ['listen.keepAliveTimeoutMs', { listen: { keepAliveTimeoutMs: 2147483648 } }],
+    ['shutdown.drainTimeoutMs', { shutdown: { drainTimeoutMs: 2147483648 } }],
+    ['defaults.connectTimeoutMs', { defaults: { connectTimeoutMs: 2147483648 } }],
+    ['defaults.timeoutMs', { defaults: { timeoutMs: 2147483648 } }],
+    ['defaults.breaker.resetTimeoutMs', { defaults: { breaker: { resetTimeoutMs: 2147483648 } } }],
+    ['defaults.breaker.rollingWindowMs', { defaults: { breaker: { rollingWindowMs: 2147483648 } } }],
+    ['upstreams.business.connectTimeoutMs', { upstreams: { business: { url: 'http://x:1', connectTimeoutMs: 2147483648 } } }],
+    ['upstreams.business.timeoutMs', { upstreams: { business: { url: 'http://x:1', timeoutMs: 2147483648 } } }],
+    ['upstreams.business.breaker.resetTimeoutMs', { upstreams: { business: { url: 'http://x:1', breaker: { resetTimeoutMs: 2147483648 } } } }],
+    ['upstreams.business.breaker.rollingWindowMs', { upstreams: { business: { url: 'http://x:1', breaker: { rollingWindowMs: 2147483648 } } } }],
+    ['upstreams.business.healthCheck.intervalMs', { upstreams: { business: { url: 'http://x:1', healthCheck: { intervalMs: 2147483648 } } } }],
+    ['upstreams.business.healthCheck.timeoutMs', { upstreams: { business: { url: 'http://x:1', healthCheck: { timeoutMs: 2147483648 } } } }],
+    ['routes[0].preflightCacheMs', { routes: [{ path: '/api/loans', upstream: 'business', preflightCacheMs: 2147483648 }] }],
+  ];
+
+  it.each(msKeys)('refuses %s beyond what a Node timer holds (it would fire after 1 ms)', (key, patch) => {
+    expect(issuesOf(() => parseConfig({ ...minimal(), ...patch }))).toEqual([`${key}: expected at most 2147483647 ms (about 24.8 days)`]);
+  });
+
+  it.each(msKeys)('accepts %s at exactly 2147483647', (_key, patch) => {
+    const at = JSON.parse(JSON.stringify(patch).replace('2147483648', '2147483647')) as Record<string, unknown>;
+    expect(() => parseConfig({ ...minimal(), ...at })).not.toThrow();
+  });
+
+  it.each([[429], [404], [100], [302], [499], [600]])('refuses failure status %j: a 4xx never counts against a breaker (SPEC §5)', (status) => {
+    const message = 'expected a 5xx status (500-599): only server errors can count against a breaker';
+    expect(issuesOf(() => parseConfig({ ...minimal(), defaults: { failureStatuses: [503, status] } }))).toEqual([`defaults.failureStatuses[1]: ${message}`]);
+    expect(issuesOf(() => parseConfig({ ...minimal(), upstreams: { business: { url: 'http://x:1', failureStatuses: [status] } } }))).toEqual([
+      `upstreams.business.failureStatuses[0]: ${message}`,
+    ]);
+  });
+
+  it('accepts every 5xx as a failure status', () => {
+    expect(parseConfig({ ...minimal(), defaults: { failureStatuses: [500, 599] } }).upstreams[0]?.failureStatuses).toEqual([500, 599]);
+  });
+});
+
+describe('errors hidden behind other errors', () => {
+  it('reports a bad upstream name and every error inside that upstream', () => {
+    const issues = issuesOf(() =>
+      parseConfig({ upstreams: { 'bad name': { url: 'ftp://x', timeoutMs: -1, retires: 2 }, business: { url: 'http://x:1' } }, routes: [{ path: '/a', upstream: 'business' }] }),
+    );
+    const at = (...keys: string[]): string => formatPath(['upstreams', 'bad name', ...keys]);
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        `${at()}: expected an upstream name (1-63 letters, digits, ".", "_" or "-", starting with a letter or digit)`,
+        `${at('url')}: expected an http:// or https:// URL without credentials, query or fragment`,
+        `${at('timeoutMs')}: expected a positive integer`,
+        `${at('retires')}: unknown key`,
+      ]),
+    );
+    expect(issues).toHaveLength(4);
+  });
+
+  it.each(['_x', '-x', '.x', 'a'.repeat(64), 'a b', 'ä'])('refuses upstream name %j, saying what is allowed', (name) => {
+    expect(issuesOf(() => parseConfig({ upstreams: { [name]: { url: 'http://x:1' } }, routes: [{ path: '/a', upstream: name }] }))).toEqual(
+      expect.arrayContaining([`${formatPath(['upstreams', name])}: expected an upstream name (1-63 letters, digits, ".", "_" or "-", starting with a letter or digit)`]),
+    );
+  });
+
+  it.each(['x', 'X9', 'a.b_c-d', 'a'.repeat(63)])('accepts upstream name %j', (name) => {
+    expect(parseConfig({ upstreams: { [name]: { url: 'http://x:1' } }, routes: [{ path: '/a', upstream: name }] }).upstreams[0]?.name).toBe(name);
+  });
+
+  it('with `upstreams: {}`, still names the routes\' unknown upstreams and requirements', () => {
+    expect(issuesOf(() => parseConfig({ upstreams: {}, routes: [{ path: '/a', upstream: 'x', requires: ['y'] }] }))).toEqual([
+      'upstreams: expected at least one upstream',
+      'routes[0].upstream: unknown upstream "x"',
+      'routes[0].requires[0]: unknown upstream "y"',
+    ]);
+  });
+});
+
+describe('wording', () => {
+  it.each([
+    ['methods: []', { methods: [] }, 'routes[0].methods: expected at least one method (leave the key out to allow all)'],
+    ['stripPrefix: "yes"', { stripPrefix: 'yes' }, 'routes[0].stripPrefix: expected true or false'],
+    ['preflight: "live"', { preflight: 'live' }, 'routes[0].preflight: expected one of state, probe'],
+    ['path: 5', { path: 5 }, 'routes[0].path: expected a string'],
+  ])('%s reads like every other message', (_what, patch, message) => {
+    expect(issuesOf(() => parseConfig({ ...minimal(), routes: [{ path: '/api/loans', upstream: 'business', ...patch }] }))).toEqual([message]);
+  });
+
+  it('says one thing about a key of the wrong type', () => {
+    expect(issuesOf(() => parseConfig({ ...minimal(), upstreams: { business: { url: 'http://x:1', healthCheck: { instanceIdField: [] } } } }))).toEqual([
+      'upstreams.business.healthCheck.instanceIdField: expected a string',
+    ]);
+    expect(issuesOf(() => parseConfig({ ...minimal(), admin: { token: 5 }, log: { level: 'loud' } }))).toEqual([
+      'admin.token: expected a string',
+      'log.level: expected one of fatal, error, warn, info, debug, trace, silent',
+    ]);
+  });
+
+  it('a key\'s own message wins over the general wording', () => {
+    expect(issuesOf(() => parseConfig({ ...minimal(), listen: { host: 5 } }))).toEqual(['listen.host: expected a host name or address']);
   });
 });
 
@@ -326,6 +474,29 @@ describe('formats and result', () => {
 
   it('names a file that cannot be read', () => {
     expect(issuesOf(() => loadConfigFile(path.join(dir, 'nope.yaml'), {}))).toEqual([`${path.join(dir, 'nope.yaml')}: cannot read file (ENOENT)`]);
+  });
+
+  it('says in one line which file cannot be read, and why', () => {
+    const nope = path.join(dir, 'nope.yaml');
+    expect(() => loadConfigFile(nope, {})).toThrow(expect.objectContaining({ message: `${nope}: cannot read file (ENOENT): no such file` }) as Error);
+    expect(() => loadConfigFile(dir, {})).toThrow(expect.objectContaining({ message: `${dir}: cannot read file (EISDIR): is a directory` }) as Error);
+  });
+
+  it('reads YAML and JSON files that start with a UTF-8 byte order mark', () => {
+    const y = path.join(dir, 'bom.yaml');
+    const j = path.join(dir, 'bom.json');
+    writeFileSync(y, `\uFEFF${yamlText}`);
+    writeFileSync(j, `\uFEFF${jsonText}`);
+    const fromYaml = loadConfigFile(y, {});
+    expect(fromYaml.listen.port).toBe(8088);
+    expect(loadConfigFile(j, {})).toEqual(fromYaml);
+    expect(parseConfigText(`\uFEFF${jsonText}`, 'json', {})).toEqual(fromYaml);
+  });
+
+  it('still names the line of an unset variable in a key after a byte order mark', () => {
+    expect(issuesOf(() => parseConfigText(`\uFEFF\${GW_UNSET_KEY}: 1\n${yamlText}`, 'yaml', {}))).toEqual(
+      expect.arrayContaining(['line 1: environment variable GW_UNSET_KEY is not set and has no default (use ${GW_UNSET_KEY:-default})']),
+    );
   });
 
   it('reports syntax errors (including duplicate YAML keys) with a position, without a stack', () => {
