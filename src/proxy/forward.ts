@@ -216,8 +216,9 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
       return;
     }
     const status = proxyRes.statusCode ?? 0;
-    // RFC 9110 §15: values outside 100..599 are invalid; Node's parser lets them through.
-    if (status < 100 || status > 599) {
+    // RFC 9110 §15: values outside 100..599 are invalid; Node's parser lets them through. A 1xx
+    // arrives here only when it is not informational (a 101 without Upgrade): no final answer.
+    if (status < 200 || status > 599) {
       proxyRes.destroy();
       return onError(invalidResponse(`invalid status code ${status}`), req);
     }
@@ -260,6 +261,9 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
     if (!x || x.done) return;
     const code = (err as NodeJS.ErrnoException).code;
     if (x.res.writableEnded || x.res.destroyed) return callerGone(x);
+    // The answer had arrived whole (a 204, or a body of its full length) and the parser choked
+    // on bytes after it: the caller gets that answer; the socket is not reused.
+    if (x.proxyRes?.complete) return;
     // A keep-alive socket the upstream had already closed: nothing was processed there, and
     // a bodyless idempotent request may safely go again on a fresh connection, once.
     if (!x.retried && x.proxyReq?.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE') && !x.res.headersSent

@@ -204,6 +204,8 @@ describe('problems caused by an upstream', () => {
       upgrade: 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: Upgrade\r\n\r\nraw bytes',
       // A control character in the reason phrase: Node's client parser accepts it, its server refuses to write it.
       reasonWithDel: 'HTTP/1.1 200 O\x7fK\r\nContent-Length: 2\r\n\r\nok',
+      // A 101 without Upgrade is no protocol switch to Node, just a final answer HTTP has no use for here.
+      bare101: 'HTTP/1.1 101 Switching Protocols\r\n\r\n',
     };
     beforeAll(async () => {
       odd = await Promise.all(Object.values(answers).map((response) => startUpstream({ mode: { kind: 'raw', response } })));
@@ -228,6 +230,36 @@ describe('problems caused by an upstream', () => {
       // volumeThreshold 1: the failure opened the breaker, so the next call is refused without reaching the upstream.
       const next = await request(og.url, `/${name}/x`);
       expectProblem(next, { status: 503, code: 'CIRCUIT_OPEN', forwarded: false, retryable: true, upstream: name });
+    });
+  });
+
+  describe('a complete answer followed by bytes that are no HTTP is delivered whole', () => {
+    let odd: ControlledUpstream[];
+    let og: StartedGateway;
+    const answers = {
+      // RFC 9110: a 204 has no body, so these bytes would be the next response on the socket.
+      noContentWithBody: ['HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello', 204, ''],
+      trailingGarbage: ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA', 200, 'ok'],
+    } as const;
+    beforeAll(async () => {
+      odd = await Promise.all(Object.values(answers).map(([response]) => startUpstream({ mode: { kind: 'raw', response } })));
+      const names = Object.keys(answers);
+      og = await startGateway({
+        defaults: { timeoutMs: 5000 },
+        upstreams: Object.fromEntries(names.map((name, i) => [name, { url: (odd[i] as ControlledUpstream).url }])),
+        routes: names.map((name) => ({ path: `/${name}`, upstream: name })),
+      });
+    });
+    afterAll(async () => {
+      await og.close();
+      await Promise.all(odd.map((u) => u.close()));
+    });
+
+    it.each(Object.entries(answers))('%s: the answer, not an empty reply', async (name, [, status, body]) => {
+      const started = Date.now();
+      const r = await request(og.url, `/${name}/x`);
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect({ status: r.status, body: r.body }).toEqual({ status, body });
     });
   });
 
