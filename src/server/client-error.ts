@@ -40,6 +40,14 @@ export function createClientErrorHandler(logger: Logger, count: CountRefused = (
     }
     const code = codeOf(err);
     const ctx = current ? contextOf(current.req) : undefined;
+    if (current && ctx && current.req.complete) {
+      // The bad bytes came after a complete request that is being handled (forwarded, maybe):
+      // answering it with this error would tell its caller nothing was sent. It gets its own
+      // answer, and the connection ends there.
+      current.shouldKeepAlive = false;
+      logger.info({ requestId: ctx.requestId, parserError: err.code }, 'bytes after a complete request could not be parsed; the connection closes after its answer');
+      return;
+    }
     if (current && ctx) {
       // The head was read and a handler holds the request (a body too slow): answer through
       // its response, so the request keeps its id and path and is logged and counted once,

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors/gateway-error';
@@ -77,9 +78,33 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
   }
 
   function onDone(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
+    // Once per response, whichever close came first (see closeQueued).
+    if (!open.delete(res)) return;
     state.inFlight--;
-    open.delete(res);
+    (req.socket as WithQueued)[QUEUED]?.delete(res);
     for (const observe of observers) observe(ctx, req, res);
+  }
+
+  /**
+   * A pipelined request's response waits in Node's queue without a socket, and if the caller
+   * hangs up first, Node never closes it: it would stay in flight (and its upstream request
+   * open) for good. The connection's own 'close' closes what is still queued on it.
+   */
+  function trackQueued(socket: WithQueued, res: ServerResponse): void {
+    let queued = socket[QUEUED];
+    if (queued === undefined) {
+      queued = socket[QUEUED] = new Set();
+      socket.once('close', closeQueued);
+    }
+    queued.add(res);
+  }
+
+  function closeQueued(this: WithQueued): void {
+    const queued = this[QUEUED];
+    if (queued === undefined) return;
+    this[QUEUED] = undefined;
+    // 'close' is what every listener of a response (the forwarder's too) waits for to let go.
+    for (const res of queued) if (open.has(res)) res.emit('close');
   }
 
   function forward(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, match: RouteMatch, body?: Buffer): void {
@@ -146,6 +171,7 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     state.inFlight++;
     open.add(res);
     res.on('close', onClose);
+    if (res.socket === null) trackQueued(req.socket as WithQueued, res);
     if (state.draining) res.shouldKeepAlive = false;
     try {
       const badHost = hostHeaderProblem(req);
@@ -214,6 +240,10 @@ function isContinueExpected(req: IncomingMessage): boolean {
   const expect = req.headers.expect;
   return expect !== undefined && expect.trim().toLowerCase() === '100-continue';
 }
+
+const QUEUED = Symbol('breakwater.queued');
+/** A caller's connection, with the pipelined responses still waiting in Node's queue on it. */
+type WithQueued = Socket & { [QUEUED]?: Set<ServerResponse> };
 
 /** The route's upstream is named (SPEC §4: "the upstream concerned"), though nothing reached it. */
 function tooLarge(max: number, upstream: string): GatewayError {

@@ -2,6 +2,7 @@
  * SPEC §5 cancellation: when the caller goes away before the answer, the upstream request is
  * aborted too, and its socket and concurrency slot are freed.
  */
+import net from 'node:net';
 import { request, startGateway, waitFor, type StartedGateway } from '../helpers/gateway';
 import { startUpstream, type ControlledUpstream } from '../helpers/upstream';
 
@@ -50,5 +51,19 @@ describe('caller goes away', () => {
     await pending;
     await waitFor(() => upstream.openSockets === 0, 1000, 'upstream socket to close');
     expect(upstream.received.map((q) => q.method)).toEqual(['POST']);
+  });
+  it('pipelined requests still queued when the caller hangs up are over too: nothing stays in flight', async () => {
+    upstream.reset();
+    upstream.setMode({ kind: 'hang' });
+    const port = Number(new URL(g.url).port);
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    // The second and third wait in Node's queue behind the first, which hangs upstream.
+    socket.write('GET /api/first HTTP/1.1\r\nHost: gw\r\n\r\nGET /api/second HTTP/1.1\r\nHost: gw\r\n\r\nGET /api/third HTTP/1.1\r\nHost: gw\r\n\r\n');
+    await waitFor(() => upstream.received.length >= 1, 2000, 'first request upstream');
+    await waitFor(() => g.gw.state.inFlight === 3, 1000, 'all three handled');
+    socket.destroy();
+    await waitFor(() => g.gw.state.inFlight === 0, 1000, 'in-flight count to drop');
+    await waitFor(() => upstream.openSockets === 0, 1000, 'upstream sockets to close');
   });
 });

@@ -334,6 +334,21 @@ describe('hostile input', () => {
     });
   });
 
+  describe('bytes that are no HTTP after a complete request', () => {
+    it.each([
+      ['a body one byte longer than its Content-Length', 'POST /api/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{"amount":1}', ['POST', '/x', '{"amount":1']],
+      ['junk after a keep-alive GET', 'GET /api/a HTTP/1.1\r\nHost: gw\r\n\r\nXX', ['GET', '/a', '']],
+    ])('%s: the forwarded request gets its own answer (not a 400 saying nothing was sent), then the connection closes', async (_name, text, received) => {
+      api.reset();
+      const answer = await exchange(port, [text]);
+      expect(answer.status).toBe(200);
+      expect(api.received.map((q) => [q.method, q.url, q.body])).toEqual([received]);
+      expect(answer.headers.connection).toBe('close');
+      expect(answer.closed).toBe(true);
+      api.reset();
+    });
+  });
+
   describe('requests the HTTP parser refuses keep their path and X-Request-Id where the bytes show them', () => {
     it.each([
       ['conflicting Content-Length and Transfer-Encoding', 'POST /api/x?secret=1 HTTP/1.1\r\nHost: gw\r\nX-Request-Id: keep-me-1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400, 'INVALID_REQUEST', '/api/x', 'keep-me-1'],
