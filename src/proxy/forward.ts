@@ -73,6 +73,8 @@ class Exchange {
   timer: NodeJS.Timeout | undefined = undefined;
   connectTimer: NodeJS.Timeout | undefined = undefined;
   failedStatus = false;
+  /** The upstream's response head arrived (a retry is no longer safe). */
+  responded = false;
 
   constructor(
     readonly req: IncomingMessage,
@@ -223,30 +225,74 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
       return onError(invalidResponse(`invalid status code ${status}`), req);
     }
     x.proxyRes = proxyRes;
+    x.responded = true;
     x.timer?.refresh();
     x.failedStatus = upstream.failureStatuses.includes(status);
+    (proxyRes as WithExchange)[EXCHANGE] = x;
+    // The relayed head goes out with the first body byte (or at the end), as Node sends it
+    // anyway: until then nothing has reached the caller, so a failure still gets a problem
+    // rather than an empty reply. Shared listeners: no closure per request.
+    proxyRes.on('data', onBodyData);
+    proxyRes.on('end', onBodyEnd);
+    proxyRes.on('close', onBodyClose);
+  }
+
+  /** Writes the upstream's status and headers; false when Node refuses them (the caller got a problem). */
+  function relayHead(x: Exchange, proxyRes: IncomingMessage): boolean {
+    if (x.res.headersSent) return true;
     const headers = relayedResponseHeaders(proxyRes.rawHeaders, x.requestId);
+    const status = proxyRes.statusCode as number;
     try {
       if (proxyRes.statusMessage) x.res.writeHead(status, proxyRes.statusMessage, headers);
       else x.res.writeHead(status, headers);
+      return true;
     } catch (err) {
       // What Node's client parser lets through but its server refuses to send (a control
       // character in the reason phrase, say) is invalid HTTP all the same.
       x.proxyRes = undefined;
       proxyRes.destroy();
-      return onError(invalidResponse((err as Error).message), req);
+      onError(invalidResponse((err as Error).message), x.req);
+      return false;
     }
+  }
+
+  function onBodyData(this: IncomingMessage, chunk: Buffer): void {
+    const x = (this as WithExchange)[EXCHANGE];
+    if (x === undefined || x.done) return;
     // After the headers, timeoutMs bounds every silence in the body as well: an upstream that
     // stops sending mid-body must not hold the caller forever.
-    proxyRes.on('data', () => x.timer?.refresh());
-    // A body cut short must never look complete: on an early close, destroy the caller's connection.
-    // 'close' comes once; `on` spares the once-wrapper.
-    proxyRes.on('close', () => {
-      if (x.done || proxyRes.complete) return;
+    x.timer?.refresh();
+    if (!relayHead(x, this)) return;
+    if (!x.res.write(chunk)) {
+      this.pause();
+      x.res.once('drain', onCallerDrain);
+    }
+  }
+
+  function onCallerDrain(this: ServerResponse): void {
+    exchangeOf(this.req)?.proxyRes?.resume();
+  }
+
+  function onBodyEnd(this: IncomingMessage): void {
+    const x = (this as WithExchange)[EXCHANGE];
+    if (x === undefined || x.done) return;
+    if (relayHead(x, this)) x.res.end();
+  }
+
+  /** The upstream's response closed before its end: it went away, or timeoutMs cut it. */
+  function onBodyClose(this: IncomingMessage): void {
+    const x = (this as WithExchange)[EXCHANGE];
+    if (x === undefined || x.done || this.complete) return;
+    const failure = new CountedFailure(x.responseTimedOut ? 'timeout' : 'failure');
+    if (x.res.headersSent) {
+      // Part of the answer has gone out: a body cut short must never look complete.
       x.res.destroy();
-      finish(x, new CountedFailure(x.responseTimedOut ? 'timeout' : 'failure'));
-    });
-    proxyRes.pipe(x.res);
+      return finish(x, failure);
+    }
+    // Nothing has reached the caller yet: it gets a problem, the request having been sent.
+    const code = x.responseTimedOut ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_CONNECTION_LOST';
+    x.fail(x.req, x.res, new GatewayError(code, { forwarded: true, upstream: upstream.name, detail: detailOf(code, upstream, true) }));
+    finish(x, failure);
   }
 
   /** The upstream switched protocols though nobody asked it to. */
@@ -266,7 +312,7 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
     if (x.proxyRes?.complete) return;
     // A keep-alive socket the upstream had already closed: nothing was processed there, and
     // a bodyless idempotent request may safely go again on a fresh connection, once.
-    if (!x.retried && x.proxyReq?.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE') && !x.res.headersSent
+    if (!x.retried && x.proxyReq?.reusedSocket && (code === 'ECONNRESET' || code === 'EPIPE') && !x.responded
       && RETRY_SAFE.has(x.req.method ?? '') && x.body === undefined && !announcesBody(x.req.headers)) {
       x.retried = true;
       x.proxyReq = undefined;
@@ -275,7 +321,7 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
       return;
     }
     const c = classifyFailure({ code, connectTimedOut: x.connectTimedOut, responseTimedOut: x.responseTimedOut, connected: x.connected, sentEarlier: x.retried });
-    x.fail(x.req, x.res, new GatewayError(c.code, { forwarded: c.forwarded, upstream: upstream.name, detail: detailOf(c.code, upstream), cause: err }));
+    x.fail(x.req, x.res, new GatewayError(c.code, { forwarded: c.forwarded, upstream: upstream.name, detail: detailOf(c.code, upstream, x.responded), cause: err }));
     finish(x, new CountedFailure(c.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'failure'));
   }
 
@@ -350,11 +396,13 @@ function invalidResponse(message: string): Error {
   return Object.assign(new Error(message), { code: 'HPE_INVALID_RESPONSE' });
 }
 
-/** Caller-facing detail: names the upstream, never its address. */
-function detailOf(code: string, upstream: UpstreamConfig): string {
+/** Caller-facing detail: names the upstream, never its address. `afterHead`: its response head had arrived. */
+function detailOf(code: string, upstream: UpstreamConfig, afterHead = false): string {
   switch (code) {
     case 'UPSTREAM_UNREACHABLE': return `Upstream "${upstream.name}" could not be reached; the request was not sent.`;
-    case 'UPSTREAM_TIMEOUT': return `Upstream "${upstream.name}" sent no response headers within ${upstream.timeoutMs} ms.`;
+    case 'UPSTREAM_TIMEOUT': return afterHead
+      ? `Upstream "${upstream.name}" sent its response headers, then nothing for ${upstream.timeoutMs} ms.`
+      : `Upstream "${upstream.name}" sent no response headers within ${upstream.timeoutMs} ms.`;
     case 'UPSTREAM_TLS_ERROR': return `The TLS handshake with upstream "${upstream.name}" failed; the request was not sent.`;
     case 'UPSTREAM_BAD_RESPONSE': return `Upstream "${upstream.name}" answered with invalid HTTP.`;
     default: return `The connection to upstream "${upstream.name}" was lost before its answer was complete.`;

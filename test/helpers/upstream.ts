@@ -27,8 +27,8 @@ export type UpstreamMode =
   | { kind: 'die-mid-body' }
   /** `HTTP/1.1 abc garbage` on the raw socket, then end: the client's parser fails (HPE_INVALID_STATUS). */
   | { kind: 'bad-http' }
-  /** These bytes as the whole answer, written on the raw socket, which then stays open (until `close()`). */
-  | { kind: 'raw'; response: string }
+  /** These bytes as the whole answer, written on the raw socket, which then stays open (until `close()`) or, with `end`, is closed (FIN). */
+  | { kind: 'raw'; response: string; end?: boolean }
   /** 200 chunked; one small chunk (`chunk N\n`) after each `chunkDelayMs`, then the end. */
   | { kind: 'trickle'; chunkDelayMs: number; chunks: number }
   /** 200 chunked, one chunk, then never finish. */
@@ -243,7 +243,8 @@ function respond(mode: Exclude<UpstreamMode, { kind: 'reset' }>, req: http.Incom
       res.socket?.end('HTTP/1.1 abc garbage\r\n\r\n');
       return;
     case 'raw':
-      res.socket?.write(mode.response, 'latin1');
+      if (mode.end) res.socket?.end(mode.response, 'latin1');
+      else res.socket?.write(mode.response, 'latin1');
       return;
     case 'trickle':
       return trickle(res, mode.chunks, mode.chunkDelayMs);

@@ -233,6 +233,38 @@ describe('problems caused by an upstream', () => {
     });
   });
 
+  describe('a failure after the response head but before any body byte: a problem, not an empty reply', () => {
+    let odd: ControlledUpstream[];
+    let og: StartedGateway;
+    const cases = {
+      badChunk: [{ kind: 'raw', response: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n' }, 502, 'UPSTREAM_BAD_RESPONSE'],
+      headThenClose: [{ kind: 'raw', response: 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n', end: true }, 502, 'UPSTREAM_CONNECTION_LOST'],
+      headThenSilence: [{ kind: 'raw', response: 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n' }, 504, 'UPSTREAM_TIMEOUT'],
+    } as const;
+    beforeAll(async () => {
+      odd = await Promise.all(Object.values(cases).map(([mode]) => startUpstream({ mode })));
+      const names = Object.keys(cases);
+      og = await startGateway({
+        defaults: { timeoutMs: TIMEOUT_MS, breaker: { volumeThreshold: 100000 } },
+        upstreams: Object.fromEntries(names.map((name, i) => [name, { url: (odd[i] as ControlledUpstream).url }])),
+        routes: names.map((name) => ({ path: `/${name}`, upstream: name })),
+      });
+    });
+    afterAll(async () => {
+      await og.close();
+      await Promise.all(odd.map((u) => u.close()));
+    });
+
+    it.each(Object.entries(cases))('%s', async (name, [, status, code]) => {
+      const started = Date.now();
+      const r = await request(og.url, `/${name}/x`, { method: 'POST', body: '{}' });
+      expect(Date.now() - started).toBeLessThan(TIMEOUT_MS + 500);
+      // The request went out: forwarded, so a POST is not retryable.
+      const problem = expectProblem(r, { status, code, forwarded: true, retryable: false, upstream: name });
+      if (code === 'UPSTREAM_TIMEOUT') expect(problem.detail).toMatch(/sent its response headers, then nothing/);
+    });
+  });
+
   describe('a complete answer followed by bytes that are no HTTP is delivered whole', () => {
     let odd: ControlledUpstream[];
     let og: StartedGateway;
