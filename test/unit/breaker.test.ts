@@ -140,6 +140,59 @@ describe('Breaker', () => {
     expect(transitions.map((t) => `${t.from}>${t.to}:${t.reason}`)).toEqual(['closed>open:failures', 'open>half-open:reset-timeout', 'half-open>closed:trial-succeeded']);
   });
 
+  it('while half-open, refusal() lets the trial through and then refuses synchronously until it settles', async () => {
+    await trip();
+    await waitForState(b, 'half-open');
+    expect(b.refusal()).toBeNull(); // no trial yet: the next call is it
+    const trial = deferred();
+    const first = b.run(trial.call);
+    const refused = b.refusal();
+    expect(refused).toBeInstanceOf(BreakerRejection);
+    expect(refused).toMatchObject({ kind: 'open', retryAtMs: null });
+    expect(outcomes.filter((o) => o === 'rejection')).toHaveLength(1);
+    trial.resolve();
+    await first;
+    expect(b.refusal()).toBeNull();
+    expect(b.state().value).toBe('closed');
+  });
+
+  it('calls refused while the trial runs do not dilute the error percentage: the first failure after recovery reopens', async () => {
+    // 2 failures opened it; 1 trial succeeded. Were the 19 refusals fires in opossum's window,
+    // the error rate after one more failure would be 3/23, and it would take 19 more to reopen.
+    await trip();
+    await waitForState(b, 'half-open');
+    const trial = deferred();
+    const first = b.run(trial.call);
+    let called = 0;
+    const others = Array.from({ length: 19 }, () => rejection(b.run(() => (called++, ok()))));
+    trial.resolve();
+    await first;
+    for (const err of await Promise.all(others)) expect(err).toMatchObject({ kind: 'open' });
+    expect(called).toBe(0);
+    expect(b.state().value).toBe('closed');
+    await rejection(b.run(failure));
+    expect(b.state()).toMatchObject({ value: 'open', reason: 'failures' }); // 3 failures of 4 calls
+  });
+
+  it('a trial from before an operator reset, settling late, does not release the current trial', async () => {
+    await trip();
+    await waitForState(b, 'half-open');
+    const stale = deferred();
+    const staleRun = b.run(stale.call);
+    b.reset();
+    expect(b.refusal()).toBeNull();
+    await trip();
+    await waitForState(b, 'half-open');
+    const current = deferred();
+    const currentRun = b.run(current.call);
+    stale.resolve();
+    await staleRun;
+    expect(b.refusal()).toBeInstanceOf(BreakerRejection); // the current trial still runs
+    current.resolve();
+    await currentRun;
+    expect(b.state().value).toBe('closed');
+  });
+
   it('a failed trial re-opens it, and the next trial comes resetTimeoutMs later', async () => {
     await trip();
     await waitForState(b, 'half-open');
