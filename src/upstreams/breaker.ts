@@ -87,6 +87,12 @@ export class Breaker extends EventEmitter<BreakerEvents> {
    * its rolling window, diluting the error percentage it opens on.
    */
   private trial: (() => Promise<unknown>) | null = null;
+  /**
+   * Calls of the current opossum instance in flight. We enforce maxConcurrent with it before
+   * firing: opossum's own semaphore would refuse too, but count the refusal as a fire and
+   * (through errorFilter) a success in its rolling window, diluting the error percentage.
+   */
+  private inFlight = 0;
 
   constructor(
     readonly name: string,
@@ -126,6 +132,11 @@ export class Breaker extends EventEmitter<BreakerEvents> {
   run<T>(exchange: () => Promise<T>): Promise<T> {
     const refused = this.refusal();
     if (refused) return Promise.reject(refused);
+    if (this.inFlight >= this.maxConcurrent) {
+      this.emit('outcome', 'rejection', 0);
+      return Promise.reject(new BreakerRejection('overloaded', null));
+    }
+    this.inFlight++;
     const cb = this.cb;
     if (cb.halfOpen) return this.runTrial(cb, exchange);
     return (cb.fire(exchange) as Promise<T>).then(undefined, this.translate);
@@ -212,6 +223,8 @@ export class Breaker extends EventEmitter<BreakerEvents> {
 
   private build(): CircuitBreaker<[() => Promise<unknown>], unknown> {
     this.trial = null;
+    // A new instance has its own semaphore; calls still running on a shut-down one are not ours to count.
+    this.inFlight = 0;
     const cb = new CircuitBreaker((exchange: () => Promise<unknown>) => exchange(), {
       name: this.name,
       // The exchange enforces its own connect and response timeouts and aborts the socket;
@@ -249,16 +262,27 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     cb.on('close', () => {
       this.refreshView(this.consumeReason('trial-succeeded'));
     });
-    // opossum reports a filtered error (caller gone, our own ESEMLOCKED) as a success; it is neither.
+    // Every fire counted in `inFlight` ends in exactly one of: success (not ESEMLOCKED), failure,
+    // reject, semaphoreLocked. (The last two cannot happen now that run() refuses first.)
+    // opossum reports a filtered error (caller gone, ESEMLOCKED) as a success; it is neither.
     cb.on('success', (r: unknown, latency: number) => {
-      if (r instanceof IgnoredOutcome || (r as { code?: string } | undefined)?.code === 'ESEMLOCKED') return;
+      if ((r as { code?: string } | undefined)?.code === 'ESEMLOCKED') return;
+      this.inFlight--;
+      if (r instanceof IgnoredOutcome) return;
       this.emit('outcome', 'success', latency);
     });
     cb.on('failure', (err: unknown, latency: number) => {
+      this.inFlight--;
       this.emit('outcome', err instanceof CountedFailure && err.kind === 'timeout' ? 'timeout' : 'failure', latency);
     });
-    cb.on('reject', () => this.emit('outcome', 'rejection', 0));
-    cb.on('semaphoreLocked', () => this.emit('outcome', 'rejection', 0));
+    cb.on('reject', () => {
+      this.inFlight--;
+      this.emit('outcome', 'rejection', 0);
+    });
+    cb.on('semaphoreLocked', () => {
+      this.inFlight--;
+      this.emit('outcome', 'rejection', 0);
+    });
     return cb;
   }
 

@@ -300,6 +300,42 @@ describe('Breaker', () => {
       small.close();
     }
   });
+  it('overloaded refusals do not dilute the error percentage: two failures after them still open it', async () => {
+    // Were the 5 refusals fires (and, filtered, successes) in opossum's window, 2 failures
+    // would be 2 of 8 calls and leave it closed.
+    const small = new Breaker('small', settings, 1, systemClock);
+    try {
+      const running = deferred();
+      const first = small.run(running.call);
+      for (let i = 0; i < 5; i++) expect(await rejection(small.run(ok))).toMatchObject({ kind: 'overloaded' });
+      running.resolve();
+      await first;
+      await rejection(small.run(failure));
+      await rejection(small.run(failure));
+      expect(small.state()).toMatchObject({ value: 'open', reason: 'failures' }); // 2 failures of 3 calls
+    } finally {
+      small.close();
+    }
+  });
+
+  it('frees its one concurrency slot whatever the outcome: success, caller gone, error, failure, trial', async () => {
+    const small = new Breaker('small', settings, 1, systemClock);
+    try {
+      await small.run(ok);
+      await rejection(small.run(ignored));
+      await rejection(small.run(() => Promise.reject(new Error('unexpected'))));
+      await rejection(small.run(failure));
+      await rejection(small.run(failure));
+      expect(small.state().value).toBe('open');
+      await waitForState(small, 'half-open');
+      await expect(small.run(ok)).resolves.toBe('ok');
+      await expect(small.run(ok)).resolves.toBe('ok');
+      expect(small.state().value).toBe('closed');
+    } finally {
+      small.close();
+    }
+  });
+
   it('emits no transition when an operator action leaves the state as it was; only the forced flag changes', async () => {
     b.reset();
     b.forceClose('test');
