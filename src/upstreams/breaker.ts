@@ -81,6 +81,18 @@ export class Breaker extends EventEmitter<BreakerEvents> {
   private openedAt = 0;
   /** Reason to report for the next opossum event we cause ourselves. */
   private pendingReason: TransitionReason | null = null;
+  /**
+   * The half-open trial in flight (its guarded exchange), or null. While it runs we refuse
+   * every other call ourselves: opossum would refuse them too, but count each as a fire in
+   * its rolling window, diluting the error percentage it opens on.
+   */
+  private trial: (() => Promise<unknown>) | null = null;
+  /**
+   * Calls of the current opossum instance in flight. We enforce maxConcurrent with it before
+   * firing: opossum's own semaphore would refuse too, but count the refusal as a fire and
+   * (through errorFilter) a success in its rolling window, diluting the error percentage.
+   */
+  private inFlight = 0;
 
   constructor(
     readonly name: string,
@@ -103,12 +115,15 @@ export class Breaker extends EventEmitter<BreakerEvents> {
   }
 
   /**
-   * Why a call would be refused right now without reaching the upstream, or null. Synchronous,
-   * so the open-breaker path answers without a promise or a trip through opossum; counted as
-   * a rejection. (While half-open, opossum may still refuse calls beyond the trial: run() says so.)
+   * Why a call would be refused right now without reaching the upstream, or null: the breaker
+   * is open, or half-open with its one trial already in flight. Synchronous, so these paths
+   * answer without a promise or a trip through opossum (whose rolling window must never see
+   * them); counted as a rejection. While half-open there is no next trial time: the trial's
+   * outcome is due any moment, so `retryAtMs` is null (Retry-After 1).
    */
   refusal(): BreakerRejection | null {
-    if (this.view.value !== 'open') return null;
+    const value = this.view.value;
+    if (value === 'closed' || (value === 'half-open' && this.trial === null)) return null;
     this.emit('outcome', 'rejection', 0);
     return new BreakerRejection('open', this.retryHintAt());
   }
@@ -117,15 +132,14 @@ export class Breaker extends EventEmitter<BreakerEvents> {
   run<T>(exchange: () => Promise<T>): Promise<T> {
     const refused = this.refusal();
     if (refused) return Promise.reject(refused);
+    if (this.inFlight >= this.maxConcurrent) {
+      this.emit('outcome', 'rejection', 0);
+      return Promise.reject(new BreakerRejection('overloaded', null));
+    }
+    this.inFlight++;
     const cb = this.cb;
-    // Only a half-open trial needs the guard (and its extra promise).
-    const call = cb.halfOpen ? this.guardTrial(exchange) : exchange;
-    return (cb.fire(call) as Promise<T>).then(undefined, (err: unknown) => {
-      const code = (err as { code?: string }).code;
-      if (code === 'EOPENBREAKER') throw new BreakerRejection('open', this.retryHintAt());
-      if (code === 'ESEMLOCKED') throw new BreakerRejection('overloaded', null);
-      throw err;
-    });
+    if (cb.halfOpen) return this.runTrial(cb, exchange);
+    return (cb.fire(exchange) as Promise<T>).then(undefined, this.translate);
   }
 
   /** The operator override in force (direction and the call that set it), or null. */
@@ -203,10 +217,14 @@ export class Breaker extends EventEmitter<BreakerEvents> {
   }
 
   close(): void {
+    this.trial = null;
     this.cb.shutdown();
   }
 
   private build(): CircuitBreaker<[() => Promise<unknown>], unknown> {
+    this.trial = null;
+    // A new instance has its own semaphore; calls still running on a shut-down one are not ours to count.
+    this.inFlight = 0;
     const cb = new CircuitBreaker((exchange: () => Promise<unknown>) => exchange(), {
       name: this.name,
       // The exchange enforces its own connect and response timeouts and aborts the socket;
@@ -244,17 +262,60 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     cb.on('close', () => {
       this.refreshView(this.consumeReason('trial-succeeded'));
     });
-    // opossum reports a filtered error (caller gone, our own ESEMLOCKED) as a success; it is neither.
+    // Every fire counted in `inFlight` ends in exactly one of: success (not ESEMLOCKED), failure,
+    // reject, semaphoreLocked. (The last two cannot happen now that run() refuses first.)
+    // opossum reports a filtered error (caller gone, ESEMLOCKED) as a success; it is neither.
     cb.on('success', (r: unknown, latency: number) => {
-      if (r instanceof IgnoredOutcome || (r as { code?: string } | undefined)?.code === 'ESEMLOCKED') return;
+      if ((r as { code?: string } | undefined)?.code === 'ESEMLOCKED') return;
+      this.inFlight--;
+      if (r instanceof IgnoredOutcome) return;
       this.emit('outcome', 'success', latency);
     });
     cb.on('failure', (err: unknown, latency: number) => {
+      this.inFlight--;
       this.emit('outcome', err instanceof CountedFailure && err.kind === 'timeout' ? 'timeout' : 'failure', latency);
     });
-    cb.on('reject', () => this.emit('outcome', 'rejection', 0));
-    cb.on('semaphoreLocked', () => this.emit('outcome', 'rejection', 0));
+    cb.on('reject', () => {
+      this.inFlight--;
+      this.emit('outcome', 'rejection', 0);
+    });
+    cb.on('semaphoreLocked', () => {
+      this.inFlight--;
+      this.emit('outcome', 'rejection', 0);
+    });
     return cb;
+  }
+
+  /** opossum's refusals as ours; shared by every call, so the closed path allocates no closure for it. */
+  private readonly translate = (err: unknown): never => {
+    const code = (err as { code?: string }).code;
+    if (code === 'EOPENBREAKER') throw new BreakerRejection('open', this.retryHintAt());
+    if (code === 'ESEMLOCKED') throw new BreakerRejection('overloaded', null);
+    throw err;
+  };
+
+  /**
+   * The half-open trial: refusal() lets it through only while no trial is in flight, so opossum
+   * (which lets the first call after half-open pass) runs it. Marked in flight until it settles,
+   * i.e. after opossum has counted it and moved on; any change of state clears the mark as well
+   * (refreshView), and a trial of a breaker since reset clears nothing (`trial` is its own token).
+   */
+  private runTrial<T>(cb: CircuitBreaker<[() => Promise<unknown>], unknown>, exchange: () => Promise<T>): Promise<T> {
+    const trial = this.guardTrial(exchange);
+    this.trial = trial;
+    const settled = (): void => {
+      if (this.trial === trial) this.trial = null;
+    };
+    return (cb.fire(trial) as Promise<T>).then(
+      (value) => {
+        settled();
+        return value;
+      },
+      (err: unknown) => {
+        settled();
+        return this.translate(err);
+      },
+    );
   }
 
   /**
@@ -309,6 +370,8 @@ export class Breaker extends EventEmitter<BreakerEvents> {
       return;
     }
     this.view = next;
+    // Into half-open: no trial yet. Out of it: whatever trial ran is over for the state machine.
+    this.trial = null;
     this.emit('transition', { name: this.name, from: prev.value, to: next.value, at: now, reason });
   }
 }

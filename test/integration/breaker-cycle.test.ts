@@ -105,6 +105,24 @@ describe('breaker cycle through real traffic', () => {
     expect(breaker.state().value).toBe('closed');
   });
 
+  it('callers refused during the trial do not dilute the error percentage: after recovery, the next failure reopens it', async () => {
+    await trip();
+    upstream.setMode({ kind: 'slow', delayMs: 1000 });
+    await waitFor(() => breaker.state().value === 'half-open', RESET_MS + 500, 'half-open');
+    upstream.reset();
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => request(g.url, `/api/load/${i}`)));
+    expect(replies.filter((r) => r.status === 200)).toHaveLength(1);
+    expect(replies.filter((r) => r.status === 503)).toHaveLength(19);
+    expect(breaker.state().value).toBe('closed');
+    // Window: 3 failures, 1 success, 19 refusals. One more failure is 4 of 5 calls (80 %):
+    // open. Had opossum counted the refusals as calls, it would be 4 of 24 and stay closed.
+    upstream.setMode({ kind: 'status', status: 500 });
+    expect((await request(g.url, '/api/fail-again')).status).toBe(500);
+    expect(breaker.state()).toMatchObject({ value: 'open', reason: 'failures' });
+    expectProblem(await request(g.url, '/api/refused'), { status: 503, code: 'CIRCUIT_OPEN', forwarded: false, retryable: true });
+    expect(g.gw.registry.get('backend').stats.snapshot()).toMatchObject({ failures: 4, successes: 1, rejections: 20, errorPercentage: 80 });
+  });
+
   it('4xx answers never trip the breaker', async () => {
     upstream.setMode({ kind: 'status', status: 404 });
     for (let i = 0; i < 8; i++) expect((await request(g.url, `/api/missing/${i}`)).status).toBe(404);

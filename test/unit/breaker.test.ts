@@ -140,6 +140,59 @@ describe('Breaker', () => {
     expect(transitions.map((t) => `${t.from}>${t.to}:${t.reason}`)).toEqual(['closed>open:failures', 'open>half-open:reset-timeout', 'half-open>closed:trial-succeeded']);
   });
 
+  it('while half-open, refusal() lets the trial through and then refuses synchronously until it settles', async () => {
+    await trip();
+    await waitForState(b, 'half-open');
+    expect(b.refusal()).toBeNull(); // no trial yet: the next call is it
+    const trial = deferred();
+    const first = b.run(trial.call);
+    const refused = b.refusal();
+    expect(refused).toBeInstanceOf(BreakerRejection);
+    expect(refused).toMatchObject({ kind: 'open', retryAtMs: null });
+    expect(outcomes.filter((o) => o === 'rejection')).toHaveLength(1);
+    trial.resolve();
+    await first;
+    expect(b.refusal()).toBeNull();
+    expect(b.state().value).toBe('closed');
+  });
+
+  it('calls refused while the trial runs do not dilute the error percentage: the first failure after recovery reopens', async () => {
+    // 2 failures opened it; 1 trial succeeded. Were the 19 refusals fires in opossum's window,
+    // the error rate after one more failure would be 3/23, and it would take 19 more to reopen.
+    await trip();
+    await waitForState(b, 'half-open');
+    const trial = deferred();
+    const first = b.run(trial.call);
+    let called = 0;
+    const others = Array.from({ length: 19 }, () => rejection(b.run(() => (called++, ok()))));
+    trial.resolve();
+    await first;
+    for (const err of await Promise.all(others)) expect(err).toMatchObject({ kind: 'open' });
+    expect(called).toBe(0);
+    expect(b.state().value).toBe('closed');
+    await rejection(b.run(failure));
+    expect(b.state()).toMatchObject({ value: 'open', reason: 'failures' }); // 3 failures of 4 calls
+  });
+
+  it('a trial from before an operator reset, settling late, does not release the current trial', async () => {
+    await trip();
+    await waitForState(b, 'half-open');
+    const stale = deferred();
+    const staleRun = b.run(stale.call);
+    b.reset();
+    expect(b.refusal()).toBeNull();
+    await trip();
+    await waitForState(b, 'half-open');
+    const current = deferred();
+    const currentRun = b.run(current.call);
+    stale.resolve();
+    await staleRun;
+    expect(b.refusal()).toBeInstanceOf(BreakerRejection); // the current trial still runs
+    current.resolve();
+    await currentRun;
+    expect(b.state().value).toBe('closed');
+  });
+
   it('a failed trial re-opens it, and the next trial comes resetTimeoutMs later', async () => {
     await trip();
     await waitForState(b, 'half-open');
@@ -247,6 +300,42 @@ describe('Breaker', () => {
       small.close();
     }
   });
+  it('overloaded refusals do not dilute the error percentage: two failures after them still open it', async () => {
+    // Were the 5 refusals fires (and, filtered, successes) in opossum's window, 2 failures
+    // would be 2 of 8 calls and leave it closed.
+    const small = new Breaker('small', settings, 1, systemClock);
+    try {
+      const running = deferred();
+      const first = small.run(running.call);
+      for (let i = 0; i < 5; i++) expect(await rejection(small.run(ok))).toMatchObject({ kind: 'overloaded' });
+      running.resolve();
+      await first;
+      await rejection(small.run(failure));
+      await rejection(small.run(failure));
+      expect(small.state()).toMatchObject({ value: 'open', reason: 'failures' }); // 2 failures of 3 calls
+    } finally {
+      small.close();
+    }
+  });
+
+  it('frees its one concurrency slot whatever the outcome: success, caller gone, error, failure, trial', async () => {
+    const small = new Breaker('small', settings, 1, systemClock);
+    try {
+      await small.run(ok);
+      await rejection(small.run(ignored));
+      await rejection(small.run(() => Promise.reject(new Error('unexpected'))));
+      await rejection(small.run(failure));
+      await rejection(small.run(failure));
+      expect(small.state().value).toBe('open');
+      await waitForState(small, 'half-open');
+      await expect(small.run(ok)).resolves.toBe('ok');
+      await expect(small.run(ok)).resolves.toBe('ok');
+      expect(small.state().value).toBe('closed');
+    } finally {
+      small.close();
+    }
+  });
+
   it('emits no transition when an operator action leaves the state as it was; only the forced flag changes', async () => {
     b.reset();
     b.forceClose('test');
