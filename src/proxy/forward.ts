@@ -7,6 +7,7 @@ import { classifyFailure } from '../errors/classify';
 import { GatewayError } from '../errors/gateway-error';
 import { CountedFailure, IgnoredOutcome } from '../upstreams/breaker';
 import { announcesBody, relayedResponseHeaders, stripHopByHop } from './headers';
+import { closeIdleSockets } from './idle-sockets';
 
 /** One caller request handed to an upstream. */
 export interface ExchangeRequest {
@@ -53,6 +54,10 @@ const NO_BODY: BodySource = {
     return dest;
   },
 };
+
+/** A free keep-alive socket to an upstream is closed after this long idle (checked every IDLE_SWEEP_MS). */
+const IDLE_SOCKET_MS = 3500;
+const IDLE_SWEEP_MS = 500;
 
 /** Idempotent methods a stale keep-alive socket may be retried for, once, when they carry no body. */
 const RETRY_SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -107,8 +112,6 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
     // every request; given here, the agent's per-request copy of the options need not grow.
     // It is the TLS SNI name, so an IP address gives none, as Node does.
     servername: upstream.tls?.servername ?? (isIP(target.hostname) ? '' : target.hostname),
-    // Below the 5 s keep-alive timeout most servers use, so the upstream rarely closes a socket we are about to reuse.
-    timeout: 4000,
     maxFreeSockets: 256,
     scheduling: 'lifo' as const,
   };
@@ -119,6 +122,9 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
         ...(upstream.tls?.ca ? { ca: upstream.tls.ca } : {}),
       })
     : new http.Agent(agentOptions);
+  // Closed between 3.5 and 4 s idle: below the 5 s keep-alive timeout most servers use, so the
+  // upstream rarely closes a socket we are about to reuse.
+  const stopSweep = closeIdleSockets(agent, IDLE_SOCKET_MS, IDLE_SWEEP_MS);
 
   let server: ProxyServer | undefined;
   createProxyMiddleware<IncomingMessage, ServerResponse>({
@@ -369,6 +375,7 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
       });
     },
     close(): void {
+      stopSweep();
       agent.destroy();
     },
   };
