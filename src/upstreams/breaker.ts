@@ -82,11 +82,11 @@ export class Breaker extends EventEmitter<BreakerEvents> {
   /** Reason to report for the next opossum event we cause ourselves. */
   private pendingReason: TransitionReason | null = null;
   /**
-   * The half-open trial in flight (its guarded exchange), or null. While it runs we refuse
+   * The half-open trial in flight (a token of its own), or null. While it runs we refuse
    * every other call ourselves: opossum would refuse them too, but count each as a fire in
    * its rolling window, diluting the error percentage it opens on.
    */
-  private trial: (() => Promise<unknown>) | null = null;
+  private trial: object | null = null;
   /**
    * Calls of the current opossum instance in flight. We enforce maxConcurrent with it before
    * firing: opossum's own semaphore would refuse too, but count the refusal as a fire and
@@ -295,46 +295,39 @@ export class Breaker extends EventEmitter<BreakerEvents> {
   };
 
   /**
-   * The half-open trial: refusal() lets it through only while no trial is in flight, so opossum
-   * (which lets the first call after half-open pass) runs it. Marked in flight until it settles,
-   * i.e. after opossum has counted it and moved on; any change of state clears the mark as well
-   * (refreshView), and a trial of a breaker since reset clears nothing (`trial` is its own token).
+   * The half-open trial, run beside opossum rather than through it: opossum would count a
+   * caller going away as a success and close the breaker on no evidence. Its verdict is
+   * applied with opossum's public close()/open(); a trial whose caller went away changes
+   * nothing, so the breaker stays half-open and the next call is the trial. (The trial is
+   * left out of opossum's rolling window; the breaker's own stats record it.) `trial` is a
+   * token, so a trial that began before a reset or a change of state decides nothing.
    */
   private runTrial<T>(cb: CircuitBreaker<[() => Promise<unknown>], unknown>, exchange: () => Promise<T>): Promise<T> {
-    const trial = this.guardTrial(exchange);
+    const trial = {};
     this.trial = trial;
-    const settled = (): void => {
-      if (this.trial === trial) this.trial = null;
+    const startedAt = Date.now();
+    /** Whether this trial still decides: still the trial, of this opossum instance, which is still half-open. */
+    const settle = (): boolean => {
+      if (cb === this.cb) this.inFlight--;
+      const current = this.trial === trial;
+      if (current) this.trial = null;
+      return current && cb === this.cb && cb.halfOpen;
     };
-    return (cb.fire(trial) as Promise<T>).then(
+    return exchange().then(
       (value) => {
-        settled();
+        const decides = settle();
+        this.emit('outcome', 'success', Date.now() - startedAt);
+        if (decides) this.apply('trial-succeeded', () => cb.close());
         return value;
       },
       (err: unknown) => {
-        settled();
-        return this.translate(err);
+        const decides = settle();
+        if (err instanceof IgnoredOutcome) throw err;
+        this.emit('outcome', err instanceof CountedFailure && err.kind === 'timeout' ? 'timeout' : 'failure', Date.now() - startedAt);
+        if (decides) this.apply('trial-failed', () => cb.open());
+        throw err;
       },
     );
-  }
-
-  /**
-   * A half-open trial whose caller went away proved nothing, yet opossum would count its
-   * filtered outcome as a success and close the breaker. Open it again instead, so the next
-   * trial comes after resetTimeoutMs. (The call runs as the trial exactly when opossum lets it
-   * through while half-open.)
-   */
-  private guardTrial<T>(exchange: () => Promise<T>): () => Promise<T> {
-    return async () => {
-      const cb = this.cb;
-      const trial = cb.halfOpen;
-      try {
-        return await exchange();
-      } catch (err) {
-        if (trial && err instanceof IgnoredOutcome && cb === this.cb && cb.halfOpen) this.apply('trial-failed', () => cb.open());
-        throw err;
-      }
-    };
   }
 
   /** Runs an opossum call we initiate, tagging the transition it causes with our reason. */

@@ -204,14 +204,25 @@ describe('Breaker', () => {
     expect(b.state().value).toBe('closed');
   });
 
-  it('a trial whose caller went away does not close it', async () => {
+  it('a trial whose caller went away decides nothing: still half-open, and the next call is the trial', async () => {
     await trip();
     await waitForState(b, 'half-open');
+    const before = transitions.length;
     await rejection(b.run(ignored));
-    expect(b.state().value).toBe('open');
+    expect(b.state().value).toBe('half-open');
+    expect(transitions.length).toBe(before);
+    // Not re-opened for another resetTimeoutMs: the very next call is let through as the trial.
+    await expect(b.run(ok)).resolves.toBe('ok');
+    expect(b.state()).toMatchObject({ value: 'closed', reason: 'trial-succeeded' });
+  });
+
+  it('a half-open trial that fails opens the breaker again, and counts as a failure', async () => {
+    await trip();
     await waitForState(b, 'half-open');
-    await b.run(ok);
-    expect(b.state().value).toBe('closed');
+    outcomes.length = 0;
+    await rejection(b.run(failure));
+    expect(b.state()).toMatchObject({ value: 'open', reason: 'trial-failed' });
+    expect(outcomes).toEqual(['failure']);
   });
 
   it('callers going away never count, neither as failure nor as success', async () => {
