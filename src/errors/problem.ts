@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CATALOG, typeUri, type ErrorCode } from './catalog';
+import { pathOf } from '../routing/request-path';
 import { GatewayError } from './gateway-error';
 
 /** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
@@ -58,10 +59,8 @@ export function toProblem(err: GatewayError, req: Pick<IncomingMessage, 'method'
  * name a host; a target with no path at all (`*`, CONNECT's authority) gives `/`.
  */
 function instanceOf(url: string | undefined): string {
-  if (!url) return '/';
-  if (url.charCodeAt(0) !== 47 /* / */) return pathOfAbsolute(url);
-  const end = url.search(/[?#]/);
-  return end === -1 ? url : url.slice(0, end);
+  if (url && url.charCodeAt(0) !== 47 /* / */) return pathOfAbsolute(url);
+  return pathOf(url);
 }
 
 function pathOfAbsolute(url: string): string {

@@ -289,16 +289,13 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
   function onBodyClose(this: IncomingMessage): void {
     const x = (this as WithExchange)[EXCHANGE];
     if (x === undefined || x.done || this.complete) return;
-    const failure = new CountedFailure(x.responseTimedOut ? 'timeout' : 'failure');
     if (x.res.headersSent) {
       // Part of the answer has gone out: a body cut short must never look complete.
       x.res.destroy();
-      return finish(x, failure);
+      return finish(x, new CountedFailure(x.responseTimedOut ? 'timeout' : 'failure'));
     }
-    // Nothing has reached the caller yet: it gets a problem, the request having been sent.
-    const code = x.responseTimedOut ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_CONNECTION_LOST';
-    x.fail(x.req, x.res, new GatewayError(code, { forwarded: true, upstream: upstream.name, detail: detailOf(code, upstream, true) }));
-    finish(x, failure);
+    // Nothing has reached the caller yet: a failure like any other (a timeout, or the connection lost).
+    onError(new Error('the upstream response closed before its end'), x.req);
   }
 
   /** The upstream switched protocols though nobody asked it to. */

@@ -5,6 +5,7 @@ import { CATALOG, type ErrorCode } from '../errors/catalog';
 import { GatewayError } from '../errors/gateway-error';
 import { sendProblem, toProblem } from '../errors/problem';
 import { contextOf } from './request-context';
+import { pathOf } from '../routing/request-path';
 import { acceptedRequestId, requestIdOf } from './request-id';
 
 /** Node's parser and timeout errors → catalog codes. Anything else malformed is a 400. */
@@ -112,11 +113,9 @@ export function createConnectHandler(logger: Logger, count: CountRefused = () =>
  * read (never the query), `res.status`, the code, and what the HTTP parser objected to.
  */
 function logLine(logger: Logger, requestId: string, req: Pick<IncomingMessage, 'method' | 'url'> | undefined, code: ErrorCode, parserError?: string): void {
-  const url = req?.url ?? '';
-  const q = url.search(/[?#]/);
   logger.info({
     requestId,
-    ...(req ? { req: { method: req.method, path: q === -1 ? url : url.slice(0, q) } } : {}),
+    ...(req ? { req: { method: req.method, path: req.url ? pathOf(req.url) : '' } } : {}),
     code,
     res: { status: CATALOG[code].status },
     ...(parserError ? { parserError } : {}),

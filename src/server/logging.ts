@@ -3,6 +3,7 @@ import pino, { type Logger } from 'pino';
 import { pinoHttp, type HttpLogger } from 'pino-http';
 import { performance } from 'node:perf_hooks';
 import { contextOf } from './request-context';
+import { pathOf } from '../routing/request-path';
 import type { RequestObserver } from './traffic';
 
 /** Builds the process logger; `destination` is injectable so tests can read the lines. */
@@ -103,10 +104,4 @@ export function createTrafficRequestLog(logger: Logger): RequestObserver {
       finished ? 'request completed' : 'request aborted',
     );
   };
-}
-
-function pathOf(url: string | undefined): string {
-  if (!url) return '/';
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
 }

@@ -89,13 +89,17 @@ describe('breaker cycle through real traffic', () => {
     expect(upstream.received).toHaveLength(1);
   });
 
-  it('half-open lets exactly one trial through: concurrent callers get CIRCUIT_OPEN while it runs', async () => {
+  /** Trips the breaker, waits for half-open, then sends `count` requests at once to an upstream slow enough to keep the trial in flight meanwhile. */
+  async function concurrentDuringTrial(count: number, delayMs: number, prefix: string): Promise<Awaited<ReturnType<typeof request>>[]> {
     await trip();
-    // The trial stays in flight long enough for all the concurrent calls to arrive meanwhile.
-    upstream.setMode({ kind: 'slow', delayMs: 600 });
+    upstream.setMode({ kind: 'slow', delayMs });
     await waitFor(() => breaker.state().value === 'half-open', RESET_MS + 500, 'half-open');
     upstream.reset();
-    const replies = await Promise.all(Array.from({ length: 5 }, (_, i) => request(g.url, `/api/concurrent/${i}`)));
+    return Promise.all(Array.from({ length: count }, (_, i) => request(g.url, `/api/${prefix}/${i}`)));
+  }
+
+  it('half-open lets exactly one trial through: concurrent callers get CIRCUIT_OPEN while it runs', async () => {
+    const replies = await concurrentDuringTrial(5, 600, 'concurrent');
     const statuses = replies.map((r) => r.status).sort();
     expect(statuses).toEqual([200, 503, 503, 503, 503]);
     for (const r of replies.filter((x) => x.status === 503)) {
@@ -106,11 +110,7 @@ describe('breaker cycle through real traffic', () => {
   });
 
   it('callers refused during the trial do not dilute the error percentage: after recovery, the next failure reopens it', async () => {
-    await trip();
-    upstream.setMode({ kind: 'slow', delayMs: 1000 });
-    await waitFor(() => breaker.state().value === 'half-open', RESET_MS + 500, 'half-open');
-    upstream.reset();
-    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => request(g.url, `/api/load/${i}`)));
+    const replies = await concurrentDuringTrial(20, 1000, 'load');
     expect(replies.filter((r) => r.status === 200)).toHaveLength(1);
     expect(replies.filter((r) => r.status === 503)).toHaveLength(19);
     expect(breaker.state().value).toBe('closed');

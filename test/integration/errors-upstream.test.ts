@@ -7,9 +7,27 @@
 import net from 'node:net';
 import { expectProblem, request, startGateway, type StartedGateway } from '../helpers/gateway';
 import { startFullBacklog, type FullBacklog } from '../helpers/full-backlog';
-import { fixtureCa, refusingPort, startUpstream, type ControlledUpstream } from '../helpers/upstream';
+import { fixtureCa, refusingPort, startUpstream, type ControlledUpstream, type UpstreamMode } from '../helpers/upstream';
 
 const TIMEOUT_MS = 300;
+
+/** A gateway with a route /NAME to an upstream of its own for each entry, answering in that mode. */
+async function gatewayPerMode(modes: Record<string, UpstreamMode>, defaults: object): Promise<{ url: string; close(): Promise<void> }> {
+  const names = Object.keys(modes);
+  const upstreams = await Promise.all(Object.values(modes).map((mode) => startUpstream({ mode })));
+  const gateway = await startGateway({
+    defaults,
+    upstreams: Object.fromEntries(names.map((name, i) => [name, { url: (upstreams[i] as ControlledUpstream).url }])),
+    routes: names.map((name) => ({ path: `/${name}`, upstream: name })),
+  });
+  return {
+    url: gateway.url,
+    async close() {
+      await gateway.close();
+      await Promise.all(upstreams.map((u) => u.close()));
+    },
+  };
+}
 const CONNECT_TIMEOUT_MS = 300;
 
 describe('problems caused by an upstream', () => {
@@ -194,8 +212,7 @@ describe('problems caused by an upstream', () => {
   });
 
   describe('UPSTREAM_BAD_RESPONSE for answers HTTP does not allow', () => {
-    let odd: ControlledUpstream[];
-    let og: StartedGateway;
+    let og: { url: string; close(): Promise<void> };
     const answers = {
       // Node's parser accepts these; RFC 9110 §15 does not (valid codes are 100..599).
       status99: 'HTTP/1.1 099 Weird\r\nContent-Length: 2\r\n\r\nok',
@@ -208,19 +225,11 @@ describe('problems caused by an upstream', () => {
       bare101: 'HTTP/1.1 101 Switching Protocols\r\n\r\n',
     };
     beforeAll(async () => {
-      odd = await Promise.all(Object.values(answers).map((response) => startUpstream({ mode: { kind: 'raw', response } })));
-      const names = Object.keys(answers);
-      og = await startGateway({
-        // timeoutMs is long, so an answer that only the deadline ends shows up as a timeout, not a 502.
-        defaults: { timeoutMs: 5000, breaker: { volumeThreshold: 1 } },
-        upstreams: Object.fromEntries(names.map((name, i) => [name, { url: (odd[i] as ControlledUpstream).url }])),
-        routes: names.map((name) => ({ path: `/${name}`, upstream: name })),
-      });
+      const modes = Object.fromEntries(Object.entries(answers).map(([name, response]): [string, UpstreamMode] => [name, { kind: 'raw', response }]));
+      // timeoutMs is long, so an answer that only the deadline ends shows up as a timeout, not a 502.
+      og = await gatewayPerMode(modes, { timeoutMs: 5000, breaker: { volumeThreshold: 1 } });
     });
-    afterAll(async () => {
-      await og.close();
-      await Promise.all(odd.map((u) => u.close()));
-    });
+    afterAll(() => og.close());
 
     it.each(Object.keys(answers))('%s: 502 at once, forwarded, and counted against the breaker', async (name) => {
       const started = Date.now();
@@ -234,26 +243,17 @@ describe('problems caused by an upstream', () => {
   });
 
   describe('a failure after the response head but before any body byte: a problem, not an empty reply', () => {
-    let odd: ControlledUpstream[];
-    let og: StartedGateway;
+    let og: { url: string; close(): Promise<void> };
     const cases = {
       badChunk: [{ kind: 'raw', response: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n' }, 502, 'UPSTREAM_BAD_RESPONSE'],
       headThenClose: [{ kind: 'raw', response: 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n', end: true }, 502, 'UPSTREAM_CONNECTION_LOST'],
       headThenSilence: [{ kind: 'raw', response: 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n' }, 504, 'UPSTREAM_TIMEOUT'],
     } as const;
     beforeAll(async () => {
-      odd = await Promise.all(Object.values(cases).map(([mode]) => startUpstream({ mode })));
-      const names = Object.keys(cases);
-      og = await startGateway({
-        defaults: { timeoutMs: TIMEOUT_MS, breaker: { volumeThreshold: 100000 } },
-        upstreams: Object.fromEntries(names.map((name, i) => [name, { url: (odd[i] as ControlledUpstream).url }])),
-        routes: names.map((name) => ({ path: `/${name}`, upstream: name })),
-      });
+      const modes = Object.fromEntries(Object.entries(cases).map(([name, [mode]]): [string, UpstreamMode] => [name, mode]));
+      og = await gatewayPerMode(modes, { timeoutMs: TIMEOUT_MS, breaker: { volumeThreshold: 100000 } });
     });
-    afterAll(async () => {
-      await og.close();
-      await Promise.all(odd.map((u) => u.close()));
-    });
+    afterAll(() => og.close());
 
     it.each(Object.entries(cases))('%s', async (name, [, status, code]) => {
       const started = Date.now();
@@ -266,26 +266,17 @@ describe('problems caused by an upstream', () => {
   });
 
   describe('a complete answer followed by bytes that are no HTTP is delivered whole', () => {
-    let odd: ControlledUpstream[];
-    let og: StartedGateway;
+    let og: { url: string; close(): Promise<void> };
     const answers = {
       // RFC 9110: a 204 has no body, so these bytes would be the next response on the socket.
       noContentWithBody: ['HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello', 204, ''],
       trailingGarbage: ['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA', 200, 'ok'],
     } as const;
     beforeAll(async () => {
-      odd = await Promise.all(Object.values(answers).map(([response]) => startUpstream({ mode: { kind: 'raw', response } })));
-      const names = Object.keys(answers);
-      og = await startGateway({
-        defaults: { timeoutMs: 5000 },
-        upstreams: Object.fromEntries(names.map((name, i) => [name, { url: (odd[i] as ControlledUpstream).url }])),
-        routes: names.map((name) => ({ path: `/${name}`, upstream: name })),
-      });
+      const modes = Object.fromEntries(Object.entries(answers).map(([name, [response]]): [string, UpstreamMode] => [name, { kind: 'raw', response }]));
+      og = await gatewayPerMode(modes, { timeoutMs: 5000 });
     });
-    afterAll(async () => {
-      await og.close();
-      await Promise.all(odd.map((u) => u.close()));
-    });
+    afterAll(() => og.close());
 
     it.each(Object.entries(answers))('%s: the answer, not an empty reply', async (name, [, status, body]) => {
       const started = Date.now();
