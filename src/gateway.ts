@@ -7,10 +7,12 @@ import { Registry } from 'prom-client';
 import { AdminServer } from './admin/app';
 import type { GatewayConfig } from './config/types';
 import { Metrics } from './metrics/metrics';
+import { CallerIdentity } from './proxy/caller-identity';
 import { TrustedProxies } from './proxy/forwarded-for';
 import { RouteTable } from './routing/match';
 import { Preflight } from './routing/preflight-probe';
 import { systemClock, type Clock } from './server/clock';
+import { ConnectionLimit, defaultMaxConnections } from './server/connection-limit';
 import { createClientErrorHandler, createConnectHandler } from './server/client-error';
 import { createLogger, createTrafficRequestLog } from './server/logging';
 import { createOwnEndpoints, OWN_PATHS } from './server/own-endpoints';
@@ -82,19 +84,22 @@ export class Gateway {
     this.healthCheckers = this.registry.all().filter((u) => u.config.healthCheck).map((u) => new HealthChecker(u, { clock: this.clock, logger: this.logger }));
     this.preflight = new Preflight({ registry: this.registry, clock: this.clock });
     this.metrics = new Metrics({ register: new Registry(), registry: this.registry, state: this.state, ownPaths: OWN_PATHS, processMetrics: deps.processMetrics });
-    this.admin = new AdminServer({ token: config.admin.token, registry: this.registry, clock: this.clock, logger: this.logger, metrics: this.metrics });
+    this.admin = new AdminServer({ token: config.admin.token, allowedHosts: config.admin.allowedHosts, registry: this.registry, clock: this.clock, logger: this.logger, metrics: this.metrics });
     const ownEndpoints = createOwnEndpoints({ registry: this.registry, routes: config.routes, instance: this.instance, state: this.state, isStarted: () => this.started });
+    const connectionLimit = new ConnectionLimit(config.listen.maxConnections ?? defaultMaxConnections());
     const handler = createTrafficHandler({
       routes: new RouteTable(config.routes),
       registry: this.registry,
       clock: this.clock,
       logger: this.logger,
-      trustedProxies: new TrustedProxies(config.listen.trustedProxies),
+      callerIdentity: new CallerIdentity(new TrustedProxies(config.listen.trustedProxies), config.listen.untrustedHeaders),
       state: this.state,
       ownEndpoints,
       ownPaths: OWN_PATHS,
       observers: [this.metrics.observe, createTrafficRequestLog(this.logger), ...(deps.observers ?? [])],
       preflight: this.preflight,
+      sendTimeoutMs: config.listen.sendTimeoutMs,
+      connectionLimit,
     });
     this.traffic = handler;
     const l = config.listen;
@@ -111,6 +116,9 @@ export class Gateway {
       },
       handler,
     );
+    // Node keeps 2,000 request headers and drops the rest without a word; maxHeaderSize bounds them instead.
+    this.trafficServer.maxHeadersCount = 0;
+    connectionLimit.attach(this.trafficServer);
     this.trafficServer.on('clientError', createClientErrorHandler(this.logger, this.metrics.countRefused));
     this.trafficServer.on('connect', createConnectHandler(this.logger, this.metrics.countRefused));
     // An expectation other than 100-continue: Node would answer a bare 417. RFC 9110 §10.1.1
@@ -175,6 +183,7 @@ export class Gateway {
     this.closed = true;
     for (const checker of this.healthCheckers) checker.close();
     this.preflight.close();
+    this.traffic.close();
     this.state.draining = true;
     const closing = this.trafficServer.listening ? new Promise<void>((r) => this.trafficServer.close(() => r())) : Promise.resolve();
     this.trafficServer.closeAllConnections();

@@ -59,6 +59,9 @@ const NO_BODY: BodySource = {
 const IDLE_SOCKET_MS = 3500;
 const IDLE_SWEEP_MS = 500;
 
+/** Response headers at which Node's client starts dropping them (its parser's 2,000 entries). */
+const MAX_RESPONSE_HEADERS = 1000;
+
 /** Idempotent methods a stale keep-alive socket may be retried for, once, when they carry no body. */
 const RETRY_SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -230,6 +233,13 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
       proxyRes.destroy();
       return onError(invalidResponse(`invalid status code ${status}`), req);
     }
+    // Node's client keeps the first ~1,000 response headers and drops the rest without a
+    // word (its parser is set up before any option of ours can reach it): an answer that
+    // reaches that many is refused rather than relayed cut.
+    if (proxyRes.rawHeaders.length >= 2 * MAX_RESPONSE_HEADERS) {
+      proxyRes.destroy();
+      return onError(invalidResponse(`${MAX_RESPONSE_HEADERS} response headers or more`), req);
+    }
     x.proxyRes = proxyRes;
     x.responded = true;
     x.timer?.refresh();
@@ -324,8 +334,10 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
       return;
     }
     const c = classifyFailure({ code, connectTimedOut: x.connectTimedOut, responseTimedOut: x.responseTimedOut, connected: x.connected, sentEarlier: x.retried });
-    x.fail(x.req, x.res, new GatewayError(c.code, { forwarded: c.forwarded, upstream: upstream.name, detail: detailOf(c.code, upstream, x.responded), cause: err }));
-    finish(x, new CountedFailure(c.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'failure'));
+    const local = c.code === 'GATEWAY_OVERLOADED';
+    x.fail(x.req, x.res, new GatewayError(c.code, { forwarded: c.forwarded, upstream: upstream.name, detail: detailOf(c.code, upstream, x.responded), cause: err, ...(local ? { retryAfterSeconds: 1 } : {}) }));
+    // The gateway's own exhaustion is no failure of the upstream's: its breaker must not open for it.
+    finish(x, local ? new IgnoredOutcome('local resources') : new CountedFailure(c.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'failure'));
   }
 
   function callerGone(x: Exchange | undefined): void {
@@ -409,6 +421,7 @@ function detailOf(code: string, upstream: UpstreamConfig, afterHead = false): st
       : `Upstream "${upstream.name}" sent no response headers within ${upstream.timeoutMs} ms.`;
     case 'UPSTREAM_TLS_ERROR': return `The TLS handshake with upstream "${upstream.name}" failed; the request was not sent.`;
     case 'UPSTREAM_BAD_RESPONSE': return `Upstream "${upstream.name}" answered with invalid HTTP.`;
+    case 'GATEWAY_OVERLOADED': return `The gateway has run out of local resources (file descriptors or ports) to reach upstream "${upstream.name}"; the request was not sent.`;
     default: return `The connection to upstream "${upstream.name}" was lost before its answer was complete.`;
   }
 }
