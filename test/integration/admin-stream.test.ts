@@ -154,7 +154,7 @@ describe('event stream lifecycle and flow control', () => {
     const stalled = net.connect({ host: '127.0.0.1', port: Number(new URL(base).port) });
     await new Promise((r) => stalled.once('connect', r));
     stalled.pause();
-    stalled.write('GET /admin/breakers/stream HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n');
+    stalled.write('GET /admin/breakers/stream HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n');
     await waitFor(() => admin.events.size === 2, 1000, 'two subscribers');
 
     const snapshotBytes = Buffer.byteLength(reader.events.find((e) => e.type === 'snapshot')?.data ?? '');
