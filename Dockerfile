@@ -25,6 +25,6 @@ EXPOSE 8080 9090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "require('http').get('http://127.0.0.1:8080/healthz', r => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
 STOPSIGNAL SIGTERM
-# --max-semi-space-size=8: see "Performance" in README.md (the benchmark runs the gateway the same way).
+# --max-semi-space-size=8: see docs/performance.md (the benchmark runs the gateway the same way).
 ENTRYPOINT ["node", "--max-semi-space-size=8", "dist/src/main.js"]
 CMD ["--config", "/etc/breakwater/gateway.yaml"]
