@@ -1,5 +1,7 @@
 /** `${NAME}` or `${NAME:-default}`; names follow POSIX shell variable rules. */
 const PATTERN = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+/** One reference as a pattern source (without flags), for the published JSON Schema. */
+export const REFERENCE_SOURCE = PATTERN.source;
 /** What stands in for a reference while the file is parsed: plain text in YAML and in a JSON string. */
 const PREFIX = '__breakwater_env_';
 const placeholder = (i: number): string => `${PREFIX}${i}__`;
