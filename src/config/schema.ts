@@ -168,6 +168,8 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** `auto`: readable lines (pino-pretty) when stdout is a terminal, JSON lines otherwise. */
+    format: z.enum(['auto', 'json', 'pretty']).default('auto'),
   }).prefault({}),
   defaults: upstreamDefaultsSchema.prefault({}),
   /*
