@@ -88,7 +88,7 @@ describe('a stall of the gateway process', () => {
     expect(b.breakers[0]).toMatchObject({ state: 'closed', stats: { failures: 0, timeouts: 0 } });
   });
 
-  it('a hanging upstream still times out: after the stall, within its timeoutMs once more', async () => {
+  it('a hanging upstream still times out: after the stall, at most 100 ms later than it would', async () => {
     behaviour = 'hang';
     const started = Date.now();
     const r = await request(base, '/api/hang');
@@ -96,7 +96,7 @@ describe('a stall of the gateway process', () => {
     expect(r.status).toBe(504);
     expect(JSON.parse(r.body)).toMatchObject({ code: 'UPSTREAM_TIMEOUT', forwarded: true });
     expect(elapsed).toBeGreaterThanOrEqual(STALL_MS);
-    // The extra wait is the time the gateway lost, at most timeoutMs: never more than twice the deadline plus slack for a loaded machine.
-    expect(elapsed).toBeLessThan(STALL_MS + 2 * TIMEOUT_MS + 2000);
+    // Due during the stall, the deadline fires when it ends and waits at most 100 ms more (plus slack for a loaded machine).
+    expect(elapsed).toBeLessThan(STALL_MS + 100 + 1000);
   });
 });
