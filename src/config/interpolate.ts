@@ -1,3 +1,9 @@
+/**
+ * One `${NAME}` or `${NAME:-default}` reference as a pattern source, for the published JSON
+ * Schema (editors match whole values with it). The gateway itself finds references with a
+ * hand-written scanner (markReferences), never with this pattern.
+ */
+export const REFERENCE_SOURCE = '\\$\\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\\}';
 /** What stands in for a reference while the file is parsed: plain text in YAML and in a JSON string. */
 const PREFIX = '__breakwater_env_';
 const placeholder = (i: number): string => `${PREFIX}${i}__`;

@@ -27,6 +27,8 @@ const MAX_TIMER_MS = 2147483647;
 const ms = (base: z.ZodNumber) => base.max(MAX_TIMER_MS, `expected at most ${MAX_TIMER_MS} ms (about 24.8 days)`);
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+/** The upstream name rule as a pattern, for the published JSON Schema. */
+export const UPSTREAM_NAME = NAME;
 /** Says exactly what NAME allows. */
 export const NAME_RULE = 'expected an upstream name (1-63 letters, digits, ".", "_" or "-", starting with a letter or digit)';
 export const isUpstreamName = (s: string): boolean => NAME.test(s);
@@ -153,6 +155,8 @@ export const routeSchema = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
+  /** Where an editor finds the JSON Schema of this file (docs/configuration.md); ignored by the gateway. */
+  $schema: z.string().optional(),
   listen: z.strictObject({
     host: host().default('0.0.0.0'),
     port: port().default(8080),
@@ -187,6 +191,8 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** `auto`: readable lines (pino-pretty) when stdout is a terminal, JSON lines otherwise. */
+    format: z.enum(['auto', 'json', 'pretty']).default('auto'),
   }).prefault({}),
   defaults: upstreamDefaultsSchema.prefault({}),
   /*

@@ -43,7 +43,7 @@ describe('config defaults', () => {
     expect(c.listen.maxConnections).toBeUndefined();
     expect(c.admin).toEqual({ host: '127.0.0.1', port: 9090, token: '', allowedHosts: [] });
     expect(c.shutdown).toEqual({ drainTimeoutMs: 10000 });
-    expect(c.log).toEqual({ level: 'info' });
+    expect(c.log).toEqual({ level: 'info', format: 'auto' });
     expect(c.upstreams).toEqual([
       {
         name: 'business',
