@@ -1,4 +1,5 @@
-import http, { type Server } from 'node:http';
+import http from 'node:http';
+import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -7,12 +8,15 @@ import type { Logger } from 'pino';
 import { createRequestLogger } from '../server/logging';
 import { GatewayError, isGatewayError } from '../errors/gateway-error';
 import type { Metrics } from '../metrics/metrics';
+import type { TlsSettings } from '../config/types';
+import { ClientIdentity } from '../server/client-identity';
 import type { Clock } from '../server/clock';
 import { createClientErrorHandler, createConnectHandler } from '../server/client-error';
 import { hostHeaderProblem } from '../server/host-header';
 import { problemErrorHandler } from '../server/express-errors';
 import { RequestContext, setContext } from '../server/request-context';
 import { requestIdOf } from '../server/request-id';
+import { createHttpsServer, reloadTls, type TlsReload } from '../server/tls';
 import type { UpstreamRegistry } from '../upstreams/registry';
 import { adminAuth } from './auth';
 import { breakerRoutes, isBreakerAction } from './breakers';
@@ -27,6 +31,8 @@ export interface AdminAppDeps {
   logger: Logger;
   metrics: Metrics;
   events: EventStream;
+  /** With `admin.tls.requestCert`: every request needs a verified client certificate. */
+  identity?: ClientIdentity;
 }
 
 const methodNotAllowed = (allow: string): RequestHandler => (_req, _res, next) =>
@@ -44,12 +50,18 @@ export function createAdminApp(deps: AdminAppDeps): Express {
   const requestLog = createRequestLogger(deps.logger);
   app.use((req, res, next) => {
     const requestId = requestIdOf(req);
-    setContext(req, new RequestContext(requestId, performance.now()));
+    const ctx = new RequestContext(requestId, performance.now());
+    setContext(req, ctx);
+    const cert = deps.identity?.of(req);
+    if (cert) ctx.clientCert = cert.verified ? cert.subject : null;
     requestLog(req, res);
     res.setHeader('X-Request-Id', requestId);
     res.setHeader('Cache-Control', 'no-store');
     const badHost = hostHeaderProblem(req);
-    next(badHost ? new GatewayError('INVALID_REQUEST', { detail: `Invalid request: ${badHost}.` }) : undefined);
+    if (badHost) return next(new GatewayError('INVALID_REQUEST', { detail: `Invalid request: ${badHost}.` }));
+    // mTLS on the admin listener guards everything it serves, the dashboard page included.
+    if (cert && !cert.verified) return next(new GatewayError('CLIENT_CERT_REQUIRED', { detail: `The admin listener needs a verified TLS client certificate, and ${cert.reason}.` }));
+    next();
   });
 
   app.get('/', (_req, res) => res.redirect(302, '/dashboard'));
@@ -88,19 +100,27 @@ export interface AdminServerDeps {
   metrics: Metrics;
   /** Event stream tuning (intervals, slow-subscriber limits); defaults suit production. */
   stream?: Partial<Omit<EventStreamOptions, 'registry' | 'clock' | 'logger'>>;
+  /** `admin.tls`: HTTPS instead of HTTP. */
+  tls?: TlsSettings;
 }
+
+const ADMIN_TLS = { listener: 'admin', at: 'admin.tls' } as const;
 
 /** The admin listener: its own http.Server, the event stream, and their lifecycle. */
 export class AdminServer {
-  readonly server: Server;
+  readonly server: http.Server | https.Server;
   readonly events: EventStream;
   private closing: Promise<void> | null = null;
 
   constructor(private readonly deps: AdminServerDeps) {
     this.events = new EventStream({ registry: deps.registry, clock: deps.clock, logger: deps.logger, ...deps.stream });
-    const app = createAdminApp({ ...deps, events: this.events });
+    const identity = deps.tls?.requestCert ? new ClientIdentity() : undefined;
+    const app = createAdminApp({ ...deps, events: this.events, identity });
     // Host is checked by the app (server/host-header.ts), so a bad one gets a problem, not Node's bare 400.
-    this.server = http.createServer({ requestTimeout: 30000, headersTimeout: 10000, keepAliveTimeout: 5000, maxHeaderSize: 16384, requireHostHeader: false }, app);
+    const options: http.ServerOptions = { requestTimeout: 30000, headersTimeout: 10000, keepAliveTimeout: 5000, maxHeaderSize: 16384, requireHostHeader: false };
+    this.server = deps.tls
+      ? createHttpsServer({ name: ADMIN_TLS, settings: deps.tls, http: options, handshakeTimeoutMs: 10000, logger: deps.logger }, app)
+      : http.createServer(options, app);
     this.server.on('clientError', createClientErrorHandler(deps.logger));
     this.server.on('connect', createConnectHandler(deps.logger));
     // As on the traffic listener: an unknown expectation is ignored, not a bare 417.
@@ -111,8 +131,13 @@ export class AdminServer {
     this.server.listen(port, host);
     await once(this.server, 'listening');
     const address = this.server.address() as AddressInfo;
-    this.deps.logger.info({ event: 'listening', listener: 'admin', host: address.address, port: address.port, auth: this.deps.token !== '' }, 'admin listener up');
+    this.deps.logger.info({ event: 'listening', listener: 'admin', host: address.address, port: address.port, auth: this.deps.token !== '', tls: this.deps.tls !== undefined }, 'admin listener up');
     return address;
+  }
+
+  /** SIGHUP: new certificate files for new connections; undefined when the listener has no TLS. */
+  reloadTls(): TlsReload | undefined {
+    return this.deps.tls ? reloadTls(this.server as https.Server, this.deps.tls, ADMIN_TLS) : undefined;
   }
 
   /** Ends the event streams first (they never end by themselves), then closes every connection. */

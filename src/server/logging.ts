@@ -62,8 +62,9 @@ export function createRequestLogger(logger: Logger): HttpLogger<IncomingMessage,
       err: pino.stdSerializers.err,
     },
     customProps: (req) => {
-      const code = contextOf(req)?.code;
-      return (code ? { code } : undefined) as unknown as object;
+      const ctx = contextOf(req);
+      const props = { ...(ctx?.code ? { code: ctx.code } : {}), ...(ctx?.clientCert !== undefined ? { clientCert: ctx.clientCert } : {}) };
+      return (Object.keys(props).length > 0 ? props : undefined) as unknown as object;
     },
     // A 5xx answer is not an exception of the gateway's; keep pino-http's synthetic Error and its stack out of the line.
     customErrorObject: (_req, _res, _err, val: Record<string, unknown>) => {
@@ -100,6 +101,8 @@ export function createTrafficRequestLog(logger: Logger): RequestObserver {
         breaker: ctx.breaker ?? null,
         res: { status: finished ? status : null },
         durationMs: Math.round((performance.now() - ctx.startedAt) * 10) / 10,
+        // Only on a listener that asks for certificates: the subject it verified, or null.
+        ...(ctx.clientCert !== undefined ? { clientCert: ctx.clientCert } : {}),
       },
       finished ? 'request completed' : 'request aborted',
     );

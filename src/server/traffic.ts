@@ -12,6 +12,7 @@ import { unsafePathReason } from '../routing/path-safety';
 import type { RouteMatch, RouteTable } from '../routing/match';
 import { BreakerRejection, CountedFailure, IgnoredOutcome } from '../upstreams/breaker';
 import type { Upstream, UpstreamRegistry } from '../upstreams/registry';
+import { isTls, setClientCertHeader, type ClientIdentity } from './client-identity';
 import type { Clock } from './clock';
 import { hostHeaderProblem } from './host-header';
 import { contextOf, RequestContext, setContext } from './request-context';
@@ -49,6 +50,8 @@ export interface TrafficDeps {
   observers: readonly RequestObserver[];
   /** SPEC §5 pre-flight; answers synchronously except for `preflight: probe` routes that must probe live. */
   preflight: Preflight;
+  /** With `listen.tls.requestCert`: the callers' certificates, and the header that carries the subject upstream. */
+  clientCert?: { identity: ClientIdentity; header: string | undefined };
 }
 
 /**
@@ -133,6 +136,7 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     if (refused) return refuse(req, res, ctx, upstream, refused);
     req.url = match.upstreamPath;
     setForwardedHeaders(req, deps.trustedProxies);
+    if (deps.clientCert?.header !== undefined) setClientCertHeader(req, deps.clientCert.header, deps.clientCert.identity.of(req));
     req.headers['x-request-id'] = ctx.requestId;
     breaker
       .run(() => upstream.forwarder.forward({ req, res, requestId: ctx.requestId, body, fail }))
@@ -173,6 +177,8 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     res.on('close', onClose);
     if (res.socket === null) trackQueued(req.socket as WithQueued, res);
     if (state.draining) res.shouldKeepAlive = false;
+    const cert = deps.clientCert?.identity.of(req);
+    if (cert) ctx.clientCert = cert.verified ? cert.subject : null;
     try {
       const badHost = hostHeaderProblem(req);
       if (badHost) return fail(req, res, new GatewayError('INVALID_REQUEST', { detail: `Invalid request: ${badHost}.` }));
@@ -194,6 +200,11 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
       if (state.draining) return fail(req, res, new GatewayError('GATEWAY_SHUTTING_DOWN', { upstream: ctx.upstream, detail: 'The gateway is shutting down; send the request again to another instance.', retryAfterSeconds: 1 }));
       if (!match) return fail(req, res, new GatewayError('ROUTE_NOT_FOUND', { detail: 'No route is configured for this path.' }));
       const { route } = match;
+      // Before anything else about the route (methods, size): a caller without a certificate learns only that it needs one.
+      if (route.config.clientCert === 'required' && cert?.verified !== true) {
+        const why = cert === undefined || cert.verified ? 'the listener does not ask for one' : cert.reason;
+        return fail(req, res, new GatewayError('CLIENT_CERT_REQUIRED', { upstream: route.upstream, detail: `This route needs a verified TLS client certificate, and ${why}. Nothing was forwarded.` }));
+      }
       if (route.methods && !route.methods.has(req.method ?? '')) {
         return fail(req, res, new GatewayError('METHOD_NOT_ALLOWED', { upstream: route.upstream, detail: `Method ${req.method} is not allowed on ${route.path}.`, headers: { Allow: route.allow } }));
       }
@@ -277,7 +288,7 @@ function readBody(req: IncomingMessage, max: number, done: (body: Buffer | null)
  */
 function setForwardedHeaders(req: IncomingMessage, trusted: TrustedProxies): void {
   const peer = req.socket.remoteAddress ?? '';
-  const proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  const proto = isTls(req) ? 'https' : 'http';
   if (trusted.trusts(peer)) {
     const h = req.headers;
     h['x-forwarded-for'] = h['x-forwarded-for'] ? `${h['x-forwarded-for']}, ${peer}` : peer;

@@ -1,0 +1,114 @@
+/**
+ * Throw-away certificates for the TLS tests, made with the `openssl` CLI in a temporary
+ * directory when a test asks for them (nothing private is committed). One call builds a
+ * small PKI: a CA, a server certificate for localhost/127.0.0.1, client certificates
+ * (good, expired, from another CA) and a second server certificate for reload tests.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** A key and certificate on disk (paths) and in memory (PEM text). */
+export interface CertFiles {
+  certPath: string;
+  keyPath: string;
+  cert: string;
+  key: string;
+}
+
+export interface TestPki {
+  dir: string;
+  /** The CA that signed `server`, `serverRenewed`, `client` and `expiredClient`. */
+  caPath: string;
+  ca: string;
+  /** A second, unrelated CA and what it signed: trusted by nobody in the tests. */
+  otherCaPath: string;
+  otherCa: string;
+  /** CN=localhost, SAN DNS:localhost, IP:127.0.0.1, IP:::1. */
+  server: CertFiles;
+  /** Same names as `server`, another key and serial: what a renewed certificate looks like. */
+  serverRenewed: CertFiles;
+  /** CN=loan-system, O=Capitex Test, signed by the CA. */
+  client: CertFiles;
+  /** Signed by the CA, but its validity ended in 2021. */
+  expiredClient: CertFiles;
+  /** CN=intruder, signed by the other CA. */
+  strangerClient: CertFiles;
+  /** Writes `text` to a file in the PKI's directory and returns its path. */
+  write(name: string, text: string): string;
+  remove(): void;
+}
+
+function openssl(dir: string, args: string[]): void {
+  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/**
+ * Builds the PKI. EC P-256 keys keep it fast (well under a second on a loaded machine).
+ * The expired certificate is issued with `openssl ca`, the one OpenSSL 3.0 command that
+ * takes explicit start and end dates.
+ */
+export function createTestPki(): TestPki {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'breakwater-tls-'));
+  const p = (name: string): string => path.join(dir, name);
+  const ecKey = (name: string): void => openssl(dir, ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', name]);
+  const makeCa = (name: string, cn: string): void => {
+    ecKey(`${name}-key.pem`);
+    openssl(dir, ['req', '-x509', '-new', '-key', `${name}-key.pem`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${cn}`,
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  };
+  const issue = (name: string, ca: string, subj: string, ext: string): void => {
+    ecKey(`${name}-key.pem`);
+    writeFileSync(p(`${name}.ext`), ext);
+    openssl(dir, ['req', '-new', '-key', `${name}-key.pem`, '-out', `${name}.csr`, '-subj', subj]);
+    openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}-key.pem`, '-CAcreateserial',
+      '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`]);
+  };
+  const serverExt = 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n';
+  const clientExt = 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n';
+
+  makeCa('ca', 'Breakwater Test CA (generated)');
+  makeCa('other-ca', 'Some Other CA (generated)');
+  issue('server', 'ca', '/CN=localhost', serverExt);
+  issue('server-renewed', 'ca', '/CN=localhost', serverExt);
+  issue('client', 'ca', '/O=Capitex Test/CN=loan-system', clientExt);
+  issue('stranger', 'other-ca', '/CN=intruder', clientExt);
+
+  // `openssl ca` needs a database and a config of its own.
+  writeFileSync(p('index.txt'), '');
+  writeFileSync(p('ca.cnf'), [
+    '[ca]', 'default_ca = test', '[test]', `dir = ${dir}`, 'database = $dir/index.txt', 'new_certs_dir = $dir',
+    'certificate = $dir/ca.pem', 'private_key = $dir/ca-key.pem', 'serial = $dir/ca.srl', 'default_md = sha256',
+    'policy = any', 'copy_extensions = none', 'unique_subject = no', '[any]', 'commonName = supplied', '[ext]',
+    'basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=clientAuth', '',
+  ].join('\n'));
+  ecKey('expired-key.pem');
+  openssl(dir, ['req', '-new', '-key', 'expired-key.pem', '-out', 'expired.csr', '-subj', '/CN=expired-system']);
+  openssl(dir, ['ca', '-batch', '-config', 'ca.cnf', '-extensions', 'ext', '-in', 'expired.csr', '-out', 'expired.pem', '-notext',
+    '-startdate', '20200101000000Z', '-enddate', '20210101000000Z']);
+
+  const files = (name: string): CertFiles => ({
+    certPath: p(`${name}.pem`),
+    keyPath: p(`${name}-key.pem`),
+    cert: readFileSync(p(`${name}.pem`), 'utf8'),
+    key: readFileSync(p(`${name}-key.pem`), 'utf8'),
+  });
+  return {
+    dir,
+    caPath: p('ca.pem'),
+    ca: readFileSync(p('ca.pem'), 'utf8'),
+    otherCaPath: p('other-ca.pem'),
+    otherCa: readFileSync(p('other-ca.pem'), 'utf8'),
+    server: files('server'),
+    serverRenewed: files('server-renewed'),
+    client: files('client'),
+    expiredClient: files('expired'),
+    strangerClient: files('stranger'),
+    write: (name, text) => {
+      writeFileSync(p(name), text);
+      return p(name);
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
