@@ -17,7 +17,7 @@ import { ClientIdentity } from './server/client-identity';
 import { createLogger, createTrafficRequestLog } from './server/logging';
 import { createOwnEndpoints, OWN_PATHS } from './server/own-endpoints';
 import { createTrafficHandler, type RequestObserver, type TrafficHandler, type TrafficState } from './server/traffic';
-import { createHttpsServer, readServedCertificate, reloadTls, type TlsReload } from './server/tls';
+import { readServedCertificate, TlsListener, type TlsReload } from './server/tls';
 import { packageVersion } from './server/version';
 import type { Instance } from './status/status';
 import { HealthChecker } from './upstreams/health-checker';
@@ -67,6 +67,8 @@ export class Gateway {
   /** One per upstream with a `healthCheck`; started by `start()`, stopped first by `close()`. */
   readonly healthCheckers: HealthChecker[];
   readonly preflight: Preflight;
+  /** The traffic listener's TLS side, with `listen.tls`. */
+  private readonly trafficTls: TlsListener | undefined;
   private readonly traffic: TrafficHandler;
   private started = false;
   private closed = false;
@@ -116,9 +118,10 @@ export class Gateway {
       // Node would answer a missing Host with a bare 400; the traffic handler answers with a problem.
       requireHostHeader: false,
     };
-    this.trafficServer = tls
-      ? createHttpsServer({ name: TRAFFIC_TLS, settings: tls, http: httpOptions, handshakeTimeoutMs: httpOptions.headersTimeout as number, logger: this.logger, countRefused: this.metrics.countRefused }, handler)
-      : http.createServer(httpOptions, handler);
+    this.trafficTls = tls
+      ? new TlsListener({ name: TRAFFIC_TLS, settings: tls, http: httpOptions, handshakeTimeoutMs: httpOptions.headersTimeout as number, logger: this.logger, countRefused: this.metrics.countRefused }, handler)
+      : undefined;
+    this.trafficServer = this.trafficTls?.server ?? http.createServer(httpOptions, handler);
     this.trafficServer.on('clientError', createClientErrorHandler(this.logger, this.metrics.countRefused));
     this.trafficServer.on('connect', createConnectHandler(this.logger, this.metrics.countRefused));
     // An expectation other than 100-continue: Node would answer a bare 417. RFC 9110 §10.1.1
@@ -157,8 +160,7 @@ export class Gateway {
    */
   reloadTls(): TlsReload[] {
     const outcomes: TlsReload[] = [];
-    const tls = this.config.listen.tls;
-    if (tls) outcomes.push(reloadTls(this.trafficServer as https.Server, tls, TRAFFIC_TLS));
+    if (this.trafficTls) outcomes.push(this.trafficTls.reload());
     const admin = this.admin.reloadTls();
     if (admin) outcomes.push(admin);
     for (const o of outcomes) {
@@ -213,6 +215,7 @@ export class Gateway {
     this.state.draining = true;
     const closing = this.trafficServer.listening ? new Promise<void>((r) => this.trafficServer.close(() => r())) : Promise.resolve();
     this.trafficServer.closeAllConnections();
+    this.trafficTls?.destroyPending();
     // SSE streams never end by themselves: the admin listener ends them before it closes.
     const adminClosing = this.admin.close();
     this.metrics.close();

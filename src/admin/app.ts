@@ -16,7 +16,7 @@ import { hostHeaderProblem } from '../server/host-header';
 import { problemErrorHandler } from '../server/express-errors';
 import { RequestContext, setContext } from '../server/request-context';
 import { requestIdOf } from '../server/request-id';
-import { createHttpsServer, reloadTls, type TlsReload } from '../server/tls';
+import { TlsListener, type TlsReload } from '../server/tls';
 import type { UpstreamRegistry } from '../upstreams/registry';
 import { adminAuth } from './auth';
 import { breakerRoutes, isBreakerAction } from './breakers';
@@ -110,6 +110,7 @@ const ADMIN_TLS = { listener: 'admin', at: 'admin.tls' } as const;
 export class AdminServer {
   readonly server: http.Server | https.Server;
   readonly events: EventStream;
+  private readonly tls: TlsListener | undefined;
   private closing: Promise<void> | null = null;
 
   constructor(private readonly deps: AdminServerDeps) {
@@ -118,9 +119,8 @@ export class AdminServer {
     const app = createAdminApp({ ...deps, events: this.events, identity });
     // Host is checked by the app (server/host-header.ts), so a bad one gets a problem, not Node's bare 400.
     const options: http.ServerOptions = { requestTimeout: 30000, headersTimeout: 10000, keepAliveTimeout: 5000, maxHeaderSize: 16384, requireHostHeader: false };
-    this.server = deps.tls
-      ? createHttpsServer({ name: ADMIN_TLS, settings: deps.tls, http: options, handshakeTimeoutMs: 10000, logger: deps.logger }, app)
-      : http.createServer(options, app);
+    this.tls = deps.tls ? new TlsListener({ name: ADMIN_TLS, settings: deps.tls, http: options, handshakeTimeoutMs: 10000, logger: deps.logger }, app) : undefined;
+    this.server = this.tls?.server ?? http.createServer(options, app);
     this.server.on('clientError', createClientErrorHandler(deps.logger));
     this.server.on('connect', createConnectHandler(deps.logger));
     // As on the traffic listener: an unknown expectation is ignored, not a bare 417.
@@ -137,7 +137,7 @@ export class AdminServer {
 
   /** SIGHUP: new certificate files for new connections; undefined when the listener has no TLS. */
   reloadTls(): TlsReload | undefined {
-    return this.deps.tls ? reloadTls(this.server as https.Server, this.deps.tls, ADMIN_TLS) : undefined;
+    return this.tls?.reload();
   }
 
   /** Ends the event streams first (they never end by themselves), then closes every connection. */
@@ -147,6 +147,7 @@ export class AdminServer {
       const closed = listening ? new Promise<void>((resolve) => this.server.close(() => resolve())) : Promise.resolve();
       await this.events.close();
       this.server.closeAllConnections();
+      this.tls?.destroyPending();
       await closed;
     })();
     return this.closing;

@@ -53,40 +53,97 @@ const HANDSHAKE = 0x16;
  * A plain-HTTP request sent to this port is answered with 400 INVALID_REQUEST (see
  * answerPlainHttp) rather than Node's silent close.
  */
-export function createHttpsServer(options: HttpsServerOptions, handler: http.RequestListener): https.Server {
-  const material = readOrThrow(options.settings, options.name.at);
-  const server = https.createServer(
-    {
-      ...options.http,
-      ...contextOptions(options.settings, material),
-      requestCert: options.settings.requestCert,
-      rejectUnauthorized: false,
-      handshakeTimeout: options.handshakeTimeoutMs,
-    },
-    handler,
-  );
-  answerPlainHttp(server, options);
-  // Scanners and callers with the wrong CA fail here all day long: worth a debug line, no more.
-  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
-    options.logger.debug({ event: 'tls-handshake-failed', listener: options.name.listener, code: err.code, reason: err.message, peer: socket.remoteAddress }, 'TLS handshake failed');
-  });
-  return server;
-}
+export class TlsListener {
+  readonly server: https.Server;
+  /**
+   * Every raw connection still open. Node's http layer only learns of a connection once its
+   * handshake is done, so `closeAllConnections()` cannot reach one that is still in it (or
+   * has not sent a byte yet); `destroyPending()` can. A raw socket closes with its TLS socket.
+   */
+  private readonly sockets = new Set<Socket>();
 
-/**
- * SIGHUP: reads the files again and swaps the secure context for new connections
- * (`setSecureContext`); connections already open keep theirs and are not interrupted.
- * Files that do not make a working context leave the old one in place.
- */
-export function reloadTls(server: https.Server, settings: TlsSettings, name: TlsListenerName): TlsReload {
-  const read = readTlsFiles(settings, name.at);
-  if (read.material === undefined) return { ok: false, ...name, issues: read.issues };
-  try {
-    server.setSecureContext(contextOptions(settings, read.material));
-  } catch (err) {
-    return { ok: false, ...name, issues: [`${name.at}: OpenSSL refused these files (${(err as Error).message})`] };
+  constructor(private readonly options: HttpsServerOptions, handler: http.RequestListener) {
+    const material = readOrThrow(options.settings, options.name.at);
+    this.server = https.createServer(
+      {
+        ...options.http,
+        ...contextOptions(options.settings, material),
+        requestCert: options.settings.requestCert,
+        rejectUnauthorized: false,
+        handshakeTimeout: options.handshakeTimeoutMs,
+      },
+      handler,
+    );
+    this.answerPlainHttp();
+    // Scanners and callers with the wrong CA fail here all day long: worth a debug line, no more.
+    this.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
+      options.logger.debug({ event: 'tls-handshake-failed', listener: options.name.listener, code: err.code, reason: err.message, peer: socket.remoteAddress }, 'TLS handshake failed');
+    });
   }
-  return { ok: true, ...name, ...servedCertificate(read.material) };
+
+  /**
+   * SIGHUP: reads the files again and swaps the secure context for new connections
+   * (`setSecureContext`); connections already open keep theirs and are not interrupted.
+   * Files that do not make a working context leave the old one in place.
+   */
+  reload(): TlsReload {
+    const { settings, name } = this.options;
+    const read = readTlsFiles(settings, name.at);
+    if (read.material === undefined) return { ok: false, ...name, issues: read.issues };
+    try {
+      this.server.setSecureContext(contextOptions(settings, read.material));
+    } catch (err) {
+      return { ok: false, ...name, issues: [`${name.at}: OpenSSL refused these files (${(err as Error).message})`] };
+    }
+    return { ok: true, ...name, ...servedCertificate(read.material) };
+  }
+
+  /** For closing at once, after `server.closeAllConnections()`: ends the connections it cannot see. */
+  destroyPending(): void {
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  /**
+   * Node's TLS server meets a plain-HTTP request with a closed connection and nothing else
+   * ("Empty reply from server"), which leaves a caller guessing. Like nginx, the gateway
+   * answers it: the connection's first byte tells a TLS handshake (0x16) from an HTTP request
+   * line (a method: upper-case letters). TLS connections go on to the TLS server untouched
+   * (the byte is put back, and Node's TLS socket takes data already read from its transport);
+   * plain-HTTP ones get 400 INVALID_REQUEST in plain HTTP and are closed; anything else is
+   * closed. This puts a check in front of the TLS server's own 'connection' listener, with
+   * EventEmitter's public API.
+   */
+  private answerPlainHttp(): void {
+    const { server, options } = this;
+    const tlsListeners = server.listeners('connection') as ((socket: Socket) => void)[];
+    server.removeAllListeners('connection');
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      socket.on('error', () => socket.destroy());
+      // A connection that never sends a byte, or hangs up before it, must not be held for ever.
+      const hangUp = (): void => void socket.destroy();
+      socket.setTimeout(options.handshakeTimeoutMs, hangUp);
+      socket.once('end', hangUp);
+      socket.once('data', (first: Buffer) => {
+        socket.setTimeout(0);
+        socket.off('timeout', hangUp);
+        socket.off('end', hangUp);
+        socket.pause();
+        socket.unshift(first);
+        if (first[0] === HANDSHAKE) {
+          for (const listener of tlsListeners) listener.call(server, socket);
+          process.nextTick(() => socket.resume());
+          return;
+        }
+        if (first[0] === undefined || first[0] < 0x41 || first[0] > 0x5a) {
+          socket.destroy();
+          return;
+        }
+        refusePlainHttp(socket, first, options);
+      });
+    });
+  }
 }
 
 /** The certificate a listener's files hold (for the start-up log line). */
@@ -106,41 +163,6 @@ function readOrThrow(settings: TlsSettings, at: string): TlsMaterial {
 
 function contextOptions(settings: TlsSettings, material: TlsMaterial): SecureContextOptions {
   return { cert: material.cert, key: material.key, ca: material.ca, minVersion: settings.minVersion };
-}
-
-/**
- * Node's TLS server meets a plain-HTTP request with a closed connection and nothing else
- * ("Empty reply from server"), which leaves a caller guessing. Like nginx, the gateway
- * answers it: the connection's first byte tells a TLS handshake (0x16) from an HTTP request
- * line (a method: upper-case letters). TLS connections go on to the TLS server untouched (the
- * byte is put back, and Node's TLS socket takes data already read from its transport);
- * plain-HTTP ones get 400 INVALID_REQUEST in plain HTTP and are closed; anything else is
- * closed. This puts a check in front of the TLS server's own 'connection' listener, with
- * EventEmitter's public API.
- */
-function answerPlainHttp(server: https.Server, options: HttpsServerOptions): void {
-  const tlsListeners = server.listeners('connection') as ((socket: Socket) => void)[];
-  server.removeAllListeners('connection');
-  server.on('connection', (socket: Socket) => {
-    socket.on('error', () => socket.destroy());
-    // A connection that never sends a byte must not be held for ever.
-    socket.setTimeout(options.handshakeTimeoutMs, () => socket.destroy());
-    socket.once('data', (first: Buffer) => {
-      socket.setTimeout(0);
-      socket.pause();
-      socket.unshift(first);
-      if (first[0] === HANDSHAKE) {
-        for (const listener of tlsListeners) listener.call(server, socket);
-        process.nextTick(() => socket.resume());
-        return;
-      }
-      if (first[0] === undefined || first[0] < 0x41 || first[0] > 0x5a) {
-        socket.destroy();
-        return;
-      }
-      refusePlainHttp(socket, first, options);
-    });
-  });
 }
 
 function refusePlainHttp(socket: Socket, first: Buffer, options: HttpsServerOptions): void {

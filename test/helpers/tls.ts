@@ -5,6 +5,10 @@
  * (good, expired, from another CA) and a second server certificate for reload tests.
  */
 import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import type http from 'node:http';
+import https from 'node:https';
+import type tls from 'node:tls';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -111,4 +115,97 @@ export function createTestPki(): TestPki {
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+export interface TlsReply {
+  /** 0 when no response arrived. */
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  json: Record<string, unknown> | undefined;
+  /** The client's error code when the exchange failed (a handshake refused, a certificate not trusted). */
+  error: string | undefined;
+  /** The error's message (OpenSSL's reason, e.g. `tlsv1 alert protocol version`, is only there). */
+  errorMessage: string | undefined;
+  /** The negotiated protocol ('TLSv1.3') and the server certificate's SHA-256 fingerprint. */
+  protocol: string | null;
+  fingerprint256: string | undefined;
+  /** Whether the request went out on a connection an earlier request had opened (keep-alive). */
+  reusedSocket: boolean;
+}
+
+export interface TlsRequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** CA the client trusts (PEM text); default: none, so pass the PKI's `ca`. */
+  ca?: string;
+  /** The client's own certificate and key (PEM text). */
+  cert?: CertFiles;
+  /** SNI name sent and checked; default 'localhost'. `null`: none sent, the certificate is checked against the IP. */
+  servername?: string | null;
+  minVersion?: tls.SecureVersion;
+  maxVersion?: tls.SecureVersion;
+  ciphers?: string;
+  /** A keep-alive agent to share a connection between requests; default: a fresh connection. */
+  agent?: https.Agent;
+  timeoutMs?: number;
+}
+
+/** One HTTPS request over a real TLS socket. Never rejects: a failed handshake comes back as `error`. */
+export function httpsRequest(base: string, path: string, options: TlsRequestOptions = {}): Promise<TlsReply> {
+  return new Promise((resolve) => {
+    const reply: TlsReply = { status: 0, headers: {}, body: '', json: undefined, error: undefined, errorMessage: undefined, protocol: null, fingerprint256: undefined, reusedSocket: false };
+    let settled = false;
+    const chunks: Buffer[] = [];
+    const settle = (error?: string, message?: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reply.error = error;
+      reply.errorMessage = message ?? error;
+      reply.body = Buffer.concat(chunks).toString('utf8');
+      try {
+        reply.json = reply.body ? (JSON.parse(reply.body) as Record<string, unknown>) : undefined;
+      } catch {
+        reply.json = undefined;
+      }
+      resolve(reply);
+    };
+    const servername = options.servername === undefined ? 'localhost' : options.servername;
+    const req = https.request(new URL(path, base), {
+      method: options.method ?? 'GET',
+      headers: options.headers,
+      agent: options.agent ?? false,
+      ca: options.ca,
+      cert: options.cert?.cert,
+      key: options.cert?.key,
+      minVersion: options.minVersion,
+      maxVersion: options.maxVersion,
+      ciphers: options.ciphers,
+      ...(servername === null ? {} : { servername }),
+    });
+    const timer = setTimeout(() => {
+      settle('ETIMEDOUT');
+      req.destroy();
+    }, options.timeoutMs ?? 5000);
+    req.on('response', (res) => {
+      const socket = res.socket as tls.TLSSocket;
+      reply.status = res.statusCode ?? 0;
+      reply.headers = res.headers;
+      reply.protocol = socket.getProtocol();
+      reply.fingerprint256 = socket.getPeerCertificate().fingerprint256;
+      reply.reusedSocket = req.reusedSocket;
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => settle());
+      res.on('error', (err: NodeJS.ErrnoException) => settle(err.code ?? err.message));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => settle(err.code ?? err.message, err.message));
+    req.end(options.body);
+  });
+}
+
+/** The SHA-256 fingerprint of a PEM certificate, as TLS sockets report it. */
+export function fingerprintOf(files: CertFiles): string {
+  return new X509Certificate(files.cert).fingerprint256;
 }
