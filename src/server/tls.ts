@@ -75,9 +75,18 @@ export class TlsListener {
       handler,
     );
     this.answerPlainHttp();
-    // Scanners and callers with the wrong CA fail here all day long: worth a debug line, no more.
+    /*
+     * https.Server passes a failed handshake on to 'clientError' (and destroys the socket only
+     * when nobody listens there). The listener's clientError handler answers HTTP parse errors
+     * with a problem; written into a TLS socket whose handshake never finished, that answer
+     * would go nowhere and the socket would stay open for good (a handshake that timed out,
+     * say). A failed handshake has nobody to answer: it is logged and the socket destroyed.
+     */
+    this.server.removeAllListeners('tlsClientError');
     this.server.on('tlsClientError', (err: NodeJS.ErrnoException, socket) => {
+      // Scanners and callers with the wrong CA fail here all day long: worth a debug line, no more.
       options.logger.debug({ event: 'tls-handshake-failed', listener: options.name.listener, code: err.code, reason: err.message, peer: socket.remoteAddress }, 'TLS handshake failed');
+      socket.destroy();
     });
   }
 

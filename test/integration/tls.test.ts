@@ -114,6 +114,22 @@ describe('TLS on the gateway listeners', () => {
       expect(upstream.received).toHaveLength(0);
     });
 
+    test('inside TLS, a smuggling attempt still gets its 400 problem (the HTTP checks hold on either transport)', async () => {
+      const text = await new Promise<string>((resolve) => {
+        const socket = tls.connect({ port: Number(new URL(gateway.url).port), host: '127.0.0.1', ca: pki.ca, servername: 'localhost' }, () => {
+          socket.write('POST /open/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
+        });
+        let got = '';
+        socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
+        socket.on('close', () => resolve(got));
+        socket.on('error', () => resolve(got));
+        setTimeout(() => socket.destroy(), 3000);
+      });
+      const res = parseRaw(text);
+      expectProblem(res, { status: 400, code: 'INVALID_REQUEST', forwarded: false, retryable: false });
+      expect(upstream.received).toHaveLength(0);
+    });
+
     test('bytes that are neither TLS nor HTTP get the connection closed without an answer', async () => {
       const text = await rawRequest(gateway.url, '\u0000\u0001garbage\r\n\r\n', { timeoutMs: 2000 });
       expect(text).toBe('');
@@ -158,6 +174,30 @@ describe('TLS on the gateway listeners', () => {
     await closed;
     // Without this, close() would wait for the 10 s handshake timeout.
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  test('a handshake that never finishes, and a connection that sends nothing, are closed after listen.headersTimeoutMs', async () => {
+    const gateway = await startGateway({ ...routes(), routes: [{ path: '/open', upstream: 'backend' }], listen: { headersTimeoutMs: 1000, tls: { cert: pki.server.certPath, key: pki.server.keyPath } } });
+    try {
+      const port = Number(new URL(gateway.url).port);
+      const started = Date.now();
+      const closedAfter = (socket: net.Socket): Promise<number> => new Promise((resolve) => {
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve(Date.now() - started));
+      });
+      const silent = net.connect(port, '127.0.0.1');
+      const half = net.connect(port, '127.0.0.1', () => half.write(Buffer.from([0x16, 0x03, 0x01])));
+      const deadline = new Promise<number>((resolve) => setTimeout(() => resolve(-1), 6000));
+      const [silentMs, halfMs] = await Promise.all([Promise.race([closedAfter(silent), deadline]), Promise.race([closedAfter(half), deadline])]);
+      silent.destroy();
+      half.destroy();
+      for (const ms of [silentMs, halfMs]) {
+        expect(ms).toBeGreaterThanOrEqual(900);
+        expect(ms).toBeLessThan(5000);
+      }
+    } finally {
+      await gateway.close();
+    }
   });
 
   describe('client certificates (requestCert, clientCert: required)', () => {
