@@ -39,6 +39,8 @@ export interface TestPki {
   expiredClient: CertFiles;
   /** CN=intruder, signed by the other CA. */
   strangerClient: CertFiles;
+  /** CN=self-made, self-signed. */
+  selfSignedClient: CertFiles;
   /** Writes `text` to a file in the PKI's directory and returns its path. */
   write(name: string, text: string): string;
   remove(): void;
@@ -78,6 +80,8 @@ export function createTestPki(): TestPki {
   issue('server-renewed', 'ca', '/CN=localhost', serverExt);
   issue('client', 'ca', '/O=Capitex Test/CN=loan-system', clientExt);
   issue('stranger', 'other-ca', '/CN=intruder', clientExt);
+  ecKey('self-made-key.pem');
+  openssl(dir, ['req', '-x509', '-new', '-key', 'self-made-key.pem', '-out', 'self-made.pem', '-days', '2', '-subj', '/CN=self-made']);
 
   // `openssl ca` needs a database and a config of its own.
   writeFileSync(p('index.txt'), '');
@@ -109,6 +113,7 @@ export function createTestPki(): TestPki {
     client: files('client'),
     expiredClient: files('expired'),
     strangerClient: files('stranger'),
+    selfSignedClient: files('self-made'),
     write: (name, text) => {
       writeFileSync(p(name), text);
       return p(name);

@@ -241,10 +241,13 @@ describe('TLS on the gateway listeners', () => {
       expect(upstream.received).toHaveLength(0);
     });
 
-    test('a certificate from another CA is refused', async () => {
+    test('a certificate from another CA, or a self-signed one, is refused', async () => {
       const reply = await httpsRequest(gateway.url, '/secure/x', { ca: pki.ca, cert: pki.strangerClient });
       const problem = expectProblem(reply, { status: 403, code: 'CLIENT_CERT_REQUIRED', forwarded: false, retryable: false });
-      expect(problem.detail).toMatch(/not issued by a CA this gateway trusts/);
+      expect(problem.detail).toMatch(/not accepted: it is not issued by a CA this gateway trusts/);
+      const selfMade = await httpsRequest(gateway.url, '/secure/x', { ca: pki.ca, cert: pki.selfSignedClient });
+      const selfProblem = expectProblem(selfMade, { status: 403, code: 'CLIENT_CERT_REQUIRED', forwarded: false, retryable: false });
+      expect(selfProblem.detail).toMatch(/not accepted: it is self-signed/);
       expect(upstream.received).toHaveLength(0);
     });
 
@@ -304,6 +307,22 @@ describe('TLS on the gateway listeners', () => {
       }
       const stranger = await httpsRequest(gateway.gw.adminUrl, '/admin/breakers', { ca: pki.ca, cert: pki.strangerClient });
       expect(stranger.status).toBe(403);
+    });
+
+    test('with a token too, the certificate is checked first: an operator needs both', async () => {
+      const guarded = await startGateway({
+        ...routes(),
+        routes: [{ path: '/open', upstream: 'backend' }],
+        admin: { token: 'op-secret', tls: { cert: pki.server.certPath, key: pki.server.keyPath, ca: pki.caPath, requestCert: true } },
+      });
+      try {
+        const auth = { Authorization: 'Bearer op-secret' };
+        expectProblem(await httpsRequest(guarded.gw.adminUrl, '/admin/breakers', { ca: pki.ca, headers: auth }), { status: 403, code: 'CLIENT_CERT_REQUIRED', forwarded: false, retryable: false });
+        expectProblem(await httpsRequest(guarded.gw.adminUrl, '/admin/breakers', { ca: pki.ca, cert: pki.client }), { status: 401, code: 'UNAUTHORIZED', forwarded: false, retryable: false });
+        expect((await httpsRequest(guarded.gw.adminUrl, '/admin/breakers', { ca: pki.ca, cert: pki.client, headers: auth })).status).toBe(200);
+      } finally {
+        await guarded.close();
+      }
     });
 
     test('plain HTTP to the admin TLS port gets 400 INVALID_REQUEST', async () => {
