@@ -17,7 +17,7 @@ import { ClientIdentity } from './server/client-identity';
 import { createLogger, createTrafficRequestLog } from './server/logging';
 import { createOwnEndpoints, OWN_PATHS } from './server/own-endpoints';
 import { createTrafficHandler, type RequestObserver, type TrafficHandler, type TrafficState } from './server/traffic';
-import { readServedCertificate, TlsListener, type TlsReload } from './server/tls';
+import { TlsListener, type TlsReload } from './server/tls';
 import { packageVersion } from './server/version';
 import type { Instance } from './status/status';
 import { HealthChecker } from './upstreams/health-checker';
@@ -148,7 +148,7 @@ export class Gateway {
     const tls = this.config.listen.tls;
     this.logger.info({
       event: 'listening', listener: 'traffic', host: address.address, port: address.port, instanceId: this.instance.instanceId,
-      ...(tls ? { tls: { ...readServedCertificate(tls, TRAFFIC_TLS.at), minVersion: tls.minVersion, requestCert: tls.requestCert } } : {}),
+      ...(tls && this.trafficTls ? { tls: { ...this.trafficTls.certificate, minVersion: tls.minVersion, requestCert: tls.requestCert } } : {}),
     }, 'traffic listener up');
     return address;
   }

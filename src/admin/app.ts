@@ -131,7 +131,7 @@ export class AdminServer {
     this.server.listen(port, host);
     await once(this.server, 'listening');
     const address = this.server.address() as AddressInfo;
-    this.deps.logger.info({ event: 'listening', listener: 'admin', host: address.address, port: address.port, auth: this.deps.token !== '', tls: this.deps.tls !== undefined }, 'admin listener up');
+    this.deps.logger.info({ event: 'listening', listener: 'admin', host: address.address, port: address.port, auth: this.deps.token !== '', ...(this.tls && this.deps.tls ? { tls: { ...this.tls.certificate, minVersion: this.deps.tls.minVersion, requestCert: this.deps.tls.requestCert } } : {}) }, 'admin listener up');
     return address;
   }
 

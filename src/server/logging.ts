@@ -90,20 +90,21 @@ export function createTrafficRequestLog(logger: Logger): RequestObserver {
     const status = res.statusCode;
     const level = !finished || status >= 500 ? 'warn' : 'info';
     if (!lines.isLevelEnabled(level)) return;
+    const line: Record<string, unknown> = {
+      requestId: ctx.requestId,
+      req: { method: req.method, path: ctx.path },
+      // null, not left out, where the request never got that far: every line has every field.
+      route: ctx.route ?? null,
+      upstream: ctx.upstream ?? null,
+      code: ctx.code,
+      breaker: ctx.breaker ?? null,
+      res: { status: finished ? status : null },
+      durationMs: Math.round((performance.now() - ctx.startedAt) * 10) / 10,
+    };
+    // Only on a listener that asks for certificates (docs/tls.md): the subject it verified, or null.
+    if (ctx.clientCert !== undefined) line.clientCert = ctx.clientCert;
     lines[level](
-      {
-        requestId: ctx.requestId,
-        req: { method: req.method, path: ctx.path },
-        // null, not left out, where the request never got that far: every line has every field.
-        route: ctx.route ?? null,
-        upstream: ctx.upstream ?? null,
-        code: ctx.code,
-        breaker: ctx.breaker ?? null,
-        res: { status: finished ? status : null },
-        durationMs: Math.round((performance.now() - ctx.startedAt) * 10) / 10,
-        // Only on a listener that asks for certificates: the subject it verified, or null.
-        ...(ctx.clientCert !== undefined ? { clientCert: ctx.clientCert } : {}),
-      },
+      line,
       finished ? 'request completed' : 'request aborted',
     );
   };

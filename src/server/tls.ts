@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
+import type http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
@@ -55,6 +55,8 @@ const HANDSHAKE = 0x16;
  */
 export class TlsListener {
   readonly server: https.Server;
+  /** What new connections are served, as of the start or the last successful reload. */
+  certificate: ServedCertificate;
   /**
    * Every raw connection still open. Node's http layer only learns of a connection once its
    * handshake is done, so `closeAllConnections()` cannot reach one that is still in it (or
@@ -64,6 +66,7 @@ export class TlsListener {
 
   constructor(private readonly options: HttpsServerOptions, handler: http.RequestListener) {
     const material = readOrThrow(options.settings, options.name.at);
+    this.certificate = servedCertificate(material);
     this.server = https.createServer(
       {
         ...options.http,
@@ -104,7 +107,8 @@ export class TlsListener {
     } catch (err) {
       return { ok: false, ...name, issues: [`${name.at}: OpenSSL refused these files (${(err as Error).message})`] };
     }
-    return { ok: true, ...name, ...servedCertificate(read.material) };
+    this.certificate = servedCertificate(read.material);
+    return { ok: true, ...name, ...this.certificate };
   }
 
   /** For closing at once, after `server.closeAllConnections()`: ends the connections it cannot see. */
@@ -153,11 +157,6 @@ export class TlsListener {
       });
     });
   }
-}
-
-/** The certificate a listener's files hold (for the start-up log line). */
-export function readServedCertificate(settings: TlsSettings, at: string): ServedCertificate {
-  return servedCertificate(readOrThrow(settings, at));
 }
 
 function servedCertificate(material: TlsMaterial): ServedCertificate {
