@@ -200,6 +200,27 @@ describe('TLS on the gateway listeners', () => {
     }
   });
 
+  test('inside TLS, headers sent too slowly get 408 REQUEST_TIMEOUT within about a second of listen.headersTimeoutMs', async () => {
+    const gateway = await startGateway({ ...routes(), routes: [{ path: '/open', upstream: 'backend' }], listen: { headersTimeoutMs: 1000, tls: { cert: pki.server.certPath, key: pki.server.keyPath } } });
+    try {
+      const started = Date.now();
+      const { text, ms } = await new Promise<{ text: string; ms: number }>((resolve) => {
+        let got = '';
+        const socket = tls.connect({ port: Number(new URL(gateway.url).port), host: '127.0.0.1', ca: pki.ca, servername: 'localhost' }, () => socket.write('GET /open/x HTTP/1.1\r\nHost: localhost\r\n'));
+        socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
+        socket.on('close', () => resolve({ text: got, ms: Date.now() - started }));
+        socket.on('error', () => undefined);
+        setTimeout(() => socket.destroy(), 6000);
+      });
+      expectProblem(parseRaw(text), { status: 408, code: 'REQUEST_TIMEOUT', forwarded: false, retryable: false });
+      expect(ms).toBeGreaterThanOrEqual(900);
+      expect(ms).toBeLessThan(4000);
+      expect(upstream.received).toHaveLength(0);
+    } finally {
+      await gateway.close();
+    }
+  });
+
   describe('client certificates (requestCert, clientCert: required)', () => {
     let gateway: StartedGateway;
     const lines: Record<string, unknown>[] = [];
