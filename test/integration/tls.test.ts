@@ -307,12 +307,19 @@ describe('TLS on the gateway listeners', () => {
 
   describe('admin listener (admin.tls)', () => {
     let gateway: StartedGateway;
+    const lines: Record<string, unknown>[] = [];
     beforeAll(async () => {
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, done) {
+          for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+          done();
+        },
+      });
       gateway = await startGateway({
         ...routes(),
         routes: [{ path: '/open', upstream: 'backend' }],
         admin: { tls: { cert: pki.server.certPath, key: pki.server.keyPath, ca: pki.caPath, requestCert: true } },
-      });
+      }, { logger: createLogger('info', sink) });
     });
     afterAll(() => gateway.close());
 
@@ -328,6 +335,10 @@ describe('TLS on the gateway listeners', () => {
       }
       const stranger = await httpsRequest(gateway.gw.adminUrl, '/admin/breakers', { ca: pki.ca, cert: pki.strangerClient });
       expect(stranger.status).toBe(403);
+      // The admin request lines name the verified subject too.
+      await waitFor(() => lines.some((l) => l.requestId === withCert.headers['x-request-id']), 2000, 'the admin request line');
+      expect(lines.find((l) => l.requestId === withCert.headers['x-request-id'])).toMatchObject({ clientCert: 'CN=loan-system,O=Capitex Test', res: { status: 200 } });
+      expect(lines.find((l) => l.requestId === stranger.headers['x-request-id'])).toMatchObject({ clientCert: null, code: 'CLIENT_CERT_REQUIRED' });
     });
 
     test('with a token too, the certificate is checked first: an operator needs both', async () => {
