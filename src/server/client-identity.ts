@@ -83,14 +83,19 @@ export function rfc4514(nodeSubject: string): string {
 
 /**
  * Puts the verified subject in `header` for the upstream, and always takes the caller's own
- * copy out first: a caller must never be able to name itself. Replaces `req.headers` with a
- * copy rather than deleting (see proxy/headers.ts stripHopByHop for why).
+ * copy out first: a caller must never be able to name itself. A `Connection` header that
+ * nominates it loses that token, or the hop-by-hop stripping after this would take the
+ * gateway's own value out again. Replaces `req.headers` with a copy rather than deleting
+ * (see proxy/headers.ts stripHopByHop for why).
  */
 export function setClientCertHeader(req: IncomingMessage, header: string, cert: ClientCert): void {
   const name = header.toLowerCase();
-  if (req.headers[name] !== undefined) {
+  const connection = req.headers.connection;
+  const nominated = connection !== undefined && connection.toLowerCase().includes(name);
+  if (req.headers[name] !== undefined || nominated) {
     const copy: IncomingHttpHeaders = {};
     for (const key of Object.keys(req.headers)) if (key !== name) copy[key] = req.headers[key];
+    if (nominated) copy.connection = (connection as string).split(',').filter((t) => t.trim().toLowerCase() !== name).join(',');
     req.headers = copy;
   }
   if (cert.verified) req.headers[name] = cert.subject;

@@ -281,6 +281,12 @@ describe('TLS on the gateway listeners', () => {
       expect(line).toMatchObject({ route: '/secure', clientCert: 'CN=loan-system,O=Capitex Test', res: { status: 200 } });
     });
 
+    test('a caller cannot have the gateway\'s subject header stripped by naming it in Connection', async () => {
+      const reply = await httpsRequest(gateway.url, '/secure/x', { ca: pki.ca, cert: pki.client, headers: { Connection: 'keep-alive, X-Client-Cert-Subject', 'X-Client-Cert-Subject': 'CN=admin' } });
+      expect(reply.status).toBe(200);
+      expect(upstream.received[0]?.headers['x-client-cert-subject']).toBe('CN=loan-system,O=Capitex Test');
+    });
+
     test('a route without clientCert: required serves callers without one, and strips a subject header they made up', async () => {
       const none = await httpsRequest(gateway.url, '/open/x', { ca: pki.ca, headers: { 'X-Client-Cert-Subject': 'CN=admin,O=Bank' } });
       expect(none.status).toBe(200);
