@@ -135,6 +135,39 @@ export const upstreamSchema = z.strictObject({
   }).optional(),
 });
 
+/*
+ * TLS on the gateway's own listeners (docs/tls.md). Paths name PEM files; they are read and
+ * checked when the configuration is loaded (config/tls-files.ts) and read again on SIGHUP.
+ */
+const pemPath = () => z.string({ error: 'expected the path of a PEM file' }).min(1, 'expected the path of a PEM file');
+/** Below TLS 1.2 is not offered at all: OpenSSL 3 refuses 1.0 and 1.1 at its default security level anyway. */
+export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Headers the gateway sets or strips itself, or that frame the request: never a place for the client's subject. */
+const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'expect',
+  'proxy-authorization', 'proxy-connection', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'authorization', 'cookie']);
+const listenerTls = {
+  /** PEM certificate chain the listener presents (leaf first). */
+  cert: pemPath(),
+  /** PEM private key of `cert` (unencrypted). */
+  key: pemPath(),
+  /** PEM CA bundle that callers' certificates are verified against (needed with `requestCert`). */
+  ca: pemPath().optional(),
+  /** Ask callers for a certificate; it is verified against `ca`, and routes may require it. */
+  requestCert: z.boolean().default(false),
+  /** Lowest TLS version accepted. */
+  minVersion: z.enum(TLS_VERSIONS, { error: `expected one of ${TLS_VERSIONS.join(', ')}` }).default('TLSv1.2'),
+};
+export const listenTlsSchema = z.strictObject({
+  ...listenerTls,
+  /** Request header that carries the verified client certificate's subject upstream; the caller's own copy is always removed. */
+  clientCertHeader: z.string({ error: 'expected a header name' })
+    .regex(HEADER_NAME, 'expected a header name such as X-Client-Cert-Subject')
+    .refine((h) => !RESERVED_HEADERS.has(h.toLowerCase()), 'expected a header of its own, not one the gateway sets, strips or relies on')
+    .optional(),
+});
+export const adminTlsSchema = z.strictObject(listenerTls);
+
 export const routeSchema = z.strictObject({
   /** Prefix matched on whole segments; the longest matching prefix wins. */
   path: z.string().regex(/^\/([A-Za-z0-9._~!$&'()*+,;=:@-]+(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)*)?$/, 'expected a path such as /api/loans (no trailing slash, no dot-segments)')
@@ -152,6 +185,8 @@ export const routeSchema = z.strictObject({
   preflight: z.enum(['state', 'probe']).default('state'),
   /** With `preflight: probe`, how long a probe result is trusted. */
   preflightCacheMs: ms(posInt()).default(1000),
+  /** `required`: callers without a verified client certificate get CLIENT_CERT_REQUIRED (needs `listen.tls.requestCert`). */
+  clientCert: z.enum(['required', 'optional'], { error: 'expected required or optional' }).default('optional'),
 });
 
 export const configSchema = z.strictObject({
@@ -176,6 +211,8 @@ export const configSchema = z.strictObject({
     maxConnections: posInt().optional(),
     /** A caller that accepts no bytes of its response for this long is cut, and its upstream request aborted. */
     sendTimeoutMs: ms(posInt()).default(30000),
+    /** HTTPS on the traffic listener; absent: plain HTTP. */
+    tls: listenTlsSchema.optional(),
   }).prefault({}),
   admin: z.strictObject({
     host: host().default('127.0.0.1'),
@@ -184,6 +221,8 @@ export const configSchema = z.strictObject({
     token: z.string().nullable().default('').transform((t) => t ?? ''),
     /** Host names the admin listener answers besides its own address and localhost (DNS-rebinding guard). */
     allowedHosts: z.array(host()).default([]),
+    /** HTTPS on the admin listener; with `requestCert`, every admin request needs a verified client certificate. */
+    tls: adminTlsSchema.optional(),
   }).prefault({}),
   shutdown: z.strictObject({
     /** How long in-flight requests may take to finish after SIGTERM/SIGINT. */

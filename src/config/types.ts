@@ -1,11 +1,15 @@
 import type { z } from 'zod';
-import type { breakerSchema, healthCheckSchema, routeSchema, configSchema } from './schema';
+import type { adminTlsSchema, breakerSchema, healthCheckSchema, listenTlsSchema, routeSchema, configSchema } from './schema';
 
 type DeepReadonly<T> = T extends (infer E)[] ? readonly DeepReadonly<E>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
 
 export type BreakerSettings = DeepReadonly<z.output<typeof breakerSchema>>;
 export type HealthCheckSettings = DeepReadonly<z.output<typeof healthCheckSchema>>;
 export type RouteConfig = DeepReadonly<z.output<typeof routeSchema>>;
+/** `admin.tls`: what every TLS listener has. */
+export type TlsSettings = DeepReadonly<z.output<typeof adminTlsSchema>>;
+/** `listen.tls`: a TLS listener that may pass the client's subject upstream. */
+export type ListenTlsSettings = DeepReadonly<z.output<typeof listenTlsSchema>>;
 
 /** One upstream with the `defaults` section merged in. */
 export interface UpstreamConfig {

@@ -169,7 +169,7 @@ function logLine(logger: Logger, requestId: string, req: Pick<IncomingMessage, '
 const NO_REQUEST = { method: undefined, headers: {}, url: '/' };
 
 /** Writes `err` as a complete problem response on a socket no ServerResponse owns, then ends it. */
-function answerOnSocket(socket: Duplex, err: GatewayError, req: Pick<IncomingMessage, 'method' | 'headers' | 'url'>, requestId: string): void {
+export function answerOnSocket(socket: Duplex, err: GatewayError, req: Pick<IncomingMessage, 'method' | 'headers' | 'url'>, requestId: string): void {
   if (!socket.writable) {
     socket.destroy();
     return;

@@ -17,6 +17,8 @@ export class RequestContext {
   code: ErrorCode | undefined = undefined;
   /** The upstream's breaker state when the request was decided. */
   breaker: BreakerStateName | undefined = undefined;
+  /** On a listener with `requestCert`: the verified client certificate's subject, or null; undefined elsewhere. */
+  clientCert: string | null | undefined = undefined;
 
   constructor(
     readonly requestId: string,

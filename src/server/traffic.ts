@@ -11,6 +11,7 @@ import { unsafePathReason } from '../routing/path-safety';
 import type { RouteMatch, RouteTable } from '../routing/match';
 import { BreakerRejection, CountedFailure, IgnoredOutcome } from '../upstreams/breaker';
 import type { Upstream, UpstreamRegistry } from '../upstreams/registry';
+import { setClientCertHeader, type ClientIdentity } from './client-identity';
 import type { Clock } from './clock';
 import { hostHeaderProblem } from './host-header';
 import { contextOf, RequestContext, setContext } from './request-context';
@@ -59,6 +60,8 @@ export interface TrafficDeps {
   sendTimeoutMs: number;
   /** listen.maxConnections: requests on connections past it are refused. */
   connectionLimit: ConnectionLimit;
+  /** With `listen.tls.requestCert`: the callers' certificates, and the header that carries the subject upstream. */
+  clientCert?: { identity: ClientIdentity; header: string | undefined };
 }
 
 /**
@@ -122,6 +125,7 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     if (refused) return refuse(req, res, ctx, upstream, refused);
     req.url = match.upstreamPath;
     deps.callerIdentity.apply(req);
+    if (deps.clientCert?.header !== undefined) setClientCertHeader(req, deps.clientCert.header, deps.clientCert.identity.of(req));
     req.headers['x-request-id'] = ctx.requestId;
     breaker
       .run(() => upstream.forwarder.forward({ req, res, requestId: ctx.requestId, body, fail }))
@@ -173,6 +177,8 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
       ctx.path = pathOf(req.url);
       return fail(req, res, new GatewayError('GATEWAY_OVERLOADED', { detail: `The gateway already serves ${deps.connectionLimit.max} connections, its limit; this one closes.`, retryAfterSeconds: 1 }));
     }
+    const cert = deps.clientCert?.identity.of(req);
+    if (cert) ctx.clientCert = cert.verified ? cert.subject : null;
     try {
       const badHost = hostHeaderProblem(req);
       if (badHost) return fail(req, res, new GatewayError('INVALID_REQUEST', { detail: `Invalid request: ${badHost}.` }));
@@ -200,6 +206,11 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
       }
       if (!match) return fail(req, res, new GatewayError('ROUTE_NOT_FOUND', { detail: 'No route is configured for this path.' }));
       const { route } = match;
+      // Before anything else about the route (methods, size): a caller without a certificate learns only that it needs one.
+      if (route.config.clientCert === 'required' && cert?.verified !== true) {
+        const why = cert === undefined || cert.verified ? 'the listener does not ask for one' : cert.reason;
+        return fail(req, res, new GatewayError('CLIENT_CERT_REQUIRED', { upstream: route.upstream, detail: `This route needs a verified TLS client certificate, and ${why}. Nothing was forwarded.` }));
+      }
       if (route.methods && !route.methods.has(req.method ?? '')) {
         return fail(req, res, new GatewayError('METHOD_NOT_ALLOWED', { upstream: route.upstream, detail: `Method ${req.method} is not allowed on ${route.path}.`, headers: { Allow: route.allow } }));
       }

@@ -56,7 +56,7 @@ describe('config defaults', () => {
       },
     ]);
     expect(c.routes).toEqual([
-      { path: '/api/loans', upstream: 'business', stripPrefix: false, requires: [], maxBodyBytes: 1048576, preflight: 'state', preflightCacheMs: 1000 },
+      { path: '/api/loans', upstream: 'business', stripPrefix: false, requires: [], maxBodyBytes: 1048576, preflight: 'state', preflightCacheMs: 1000, clientCert: 'optional' },
     ]);
   });
 
