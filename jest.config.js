@@ -5,6 +5,8 @@ const project = (name, extra = {}) => ({
   testEnvironment: 'node',
   testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
   transform: { '^.+\\.ts$': tsJest },
+  // src/client imports with .js extensions (it is ESM); jest resolves them to the .ts sources.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   ...extra,
 });
 module.exports = {
