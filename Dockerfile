@@ -17,8 +17,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist ./dist
-# Static assets tsc does not copy: the dashboard page and the demo configuration.
-COPY src/admin/dashboard ./dist/src/admin/dashboard
+# Static assets tsc does not copy: the demo configuration (the dashboard and the demo app are
+# built into dist/web by npm run build).
 COPY src/demo/demo-config.yaml ./dist/src/demo/demo-config.yaml
 USER node
 EXPOSE 8080 9090

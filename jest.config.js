@@ -10,6 +10,8 @@ const project = (name, extra = {}) => ({
   ...extra,
 });
 module.exports = {
+  // Builds dist/web (the dashboard and the demo app) once per run.
+  globalSetup: '<rootDir>/test/helpers/global-setup.js',
   projects: [
     project('unit'),
     project('integration', { testTimeout: 20000 }),

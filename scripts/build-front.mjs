@@ -3,7 +3,7 @@
 // get one file, and the kit's size is measured on exactly what ships.
 //   node scripts/build-front.mjs            everything
 //   node scripts/build-front.mjs client     only dist/client
-//   node scripts/build-front.mjs web        only dist/web
+//   node scripts/build-front.mjs web        only dist/web (the demo app and the dashboard)
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -34,18 +34,28 @@ export async function clientSize() {
   return { minified: code.length, gzipped: gzipSync(code, { level: 9 }).length };
 }
 
-/** The demo app (served by the demo business layer at /app/): one bundle plus its static files. */
+/**
+ * The browser pages, each one bundle plus its static files: the demo app (served by the demo
+ * business layer at /app/, an ES module) and the operators' dashboard (served by the admin
+ * listener at /dashboard, a classic script, readable: operators may want to see what runs).
+ */
 async function buildWeb() {
-  const src = path.join(root, 'src/web/app');
-  const out = path.join(root, 'dist/web/app');
-  rmSync(out, { recursive: true, force: true });
-  mkdirSync(out, { recursive: true });
-  await esbuild.build({ entryPoints: [path.join(src, 'main.ts')], outfile: path.join(out, 'app.js'), bundle: true, format: 'esm', platform: 'browser', target, minify: true, sourcemap: true, logLevel: 'warning' });
-  for (const file of readdirSync(src)) if (/\.(html|css|svg)$/.test(file)) copyFileSync(path.join(src, file), path.join(out, file));
-  console.log(`demo app: ${path.relative(root, out)}`);
+  const pages = [
+    { name: 'app', bundle: 'app.js', format: 'esm', minify: true },
+    { name: 'dashboard', bundle: 'dashboard.js', format: 'iife', minify: false },
+  ];
+  for (const page of pages) {
+    const src = path.join(root, 'src/web', page.name);
+    const out = path.join(root, 'dist/web', page.name);
+    rmSync(out, { recursive: true, force: true });
+    mkdirSync(out, { recursive: true });
+    await esbuild.build({ entryPoints: [path.join(src, 'main.ts')], outfile: path.join(out, page.bundle), bundle: true, format: page.format, platform: 'browser', target, minify: page.minify, sourcemap: page.minify, logLevel: 'warning' });
+    for (const file of readdirSync(src)) if (/\.(html|css|svg)$/.test(file)) copyFileSync(path.join(src, file), path.join(out, file));
+    console.log(`${page.name}: ${path.relative(root, out)}`);
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (only !== 'web') await buildClient();
-  if (only !== 'client' && existsSync(path.join(root, 'src/web/app'))) await buildWeb();
+  if (only !== 'client' && existsSync(path.join(root, 'src/web'))) await buildWeb();
 }

@@ -38,6 +38,36 @@ export interface BreakerTransition {
   reason?: string;
 }
 
+/** One breaker in `GET /admin/breakers`, the event stream's `snapshot`, and the answers to forcing it. */
+export interface AdminBreaker {
+  name: string;
+  state: BreakerState;
+  since: string;
+  /** When a call may next pass (half-open trial or health probe); null unless open, and while forced open. */
+  nextTrialAt: string | null;
+  forced: 'open' | 'closed' | null;
+  forcedBy?: string | null;
+  /** Why it last changed state: initial, failures, trial-failed, reset-timeout, trial-succeeded, health, forced, reset. */
+  reason: string;
+  health: { state: HealthState; since: string | null; lastCheckAt: string | null; restartedAt: string | null; instanceId: string | null };
+  stats: {
+    windowMs: number;
+    requests: number;
+    successes: number;
+    failures: number;
+    timeouts: number;
+    rejections: number;
+    errorPercentage: number;
+    latencyMs: { p50: number | null; p95: number | null; p99: number | null };
+  };
+}
+
+/** `GET /admin/breakers` and the event stream's `snapshot` event. */
+export interface BreakersSnapshot {
+  generatedAt: string;
+  breakers: AdminBreaker[];
+}
+
 /** Upstreams that pre-flight would refuse: health down or breaker open. */
 export function lostUpstreams(status: GatewayStatus): string[] {
   return Object.entries(status.upstreams)
