@@ -4,13 +4,12 @@
  * stops, Save and Print are disabled until it is back; a case typed but not saved survives
  * closing the browser; after a business restart Save renews the session silently and the
  * case is stored exactly once; where renewal is impossible the login page comes, and the
- * draft is still offered back. Saves docs/demo-app-*.png.
+ * draft is still offered back. Saves docs/demo-app-*.png. The app is the one jest's global
+ * setup built into dist/web/app.
  */
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { request } from '../helpers/gateway';
 import { startDemoStack, type DemoStack } from '../helpers/demo-stack';
@@ -71,7 +70,6 @@ describe('demo app in Chromium', () => {
   };
 
   beforeAll(async () => {
-    await promisify(execFile)(process.execPath, [path.join(root, 'scripts/build-front.mjs'), 'web'], { cwd: root });
     mkdirSync(DOCS, { recursive: true });
     profile = mkdtempSync(path.join(tmpdir(), 'bw-app-profile-'));
     stack = await startDemoStack({ healthIntervalMs: HEALTH_MS });

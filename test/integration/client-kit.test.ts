@@ -167,7 +167,7 @@ describe('client.request through a real gateway', () => {
     const t1 = Date.now();
     controller.abort(new Error('user left'));
     expect(((await rejection(retrying)) as Error).message).toBe('user left');
-    expect(Date.now() - t1).toBeLessThan(200);
+    expect(Date.now() - t1).toBeLessThan(500); // not the 2 s backoff
     await sleep(200);
     expect(upstream.received).toHaveLength(1);
   });
@@ -237,8 +237,8 @@ describe('watchConnection against a real gateway', () => {
     await waitFor(() => w.state === 'offline', 3000, 'offline');
     const lost = seen.find((s) => s.event === 'lost');
     expect(lost?.detail).toMatchObject({ reason: 'unreachable', lost: [] });
-    // One interval, plus a little for a loaded machine.
-    expect((lost?.at ?? Infinity) - stoppedAt).toBeLessThanOrEqual(intervalMs + 250);
+    // One interval, plus slack for a loaded machine.
+    expect((lost?.at ?? Infinity) - stoppedAt).toBeLessThanOrEqual(intervalMs + 400);
 
     await sleep(intervalMs * 2); // still offline, and said once
     expect(seen.filter((s) => s.event === 'lost')).toHaveLength(1);
@@ -248,7 +248,7 @@ describe('watchConnection against a real gateway', () => {
     await second.start({ port, host: '127.0.0.1', adminPort: 0 });
     const startedAt = Date.now();
     await waitFor(() => w.state === 'online', 3000, 'online again');
-    expect(Date.now() - startedAt).toBeLessThanOrEqual(intervalMs + 250);
+    expect(Date.now() - startedAt).toBeLessThanOrEqual(intervalMs + 400);
     const after = seen.filter((s) => s.at >= startedAt).map((s) => s.event);
     expect(after).toEqual(['restarted', 'back']);
     expect(seen.find((s) => s.event === 'restarted')?.detail).toEqual({ previous: firstId, current: w.status?.instanceId });
@@ -283,9 +283,9 @@ describe('watchConnection against a real gateway', () => {
     b.setHealth(true);
     await waitFor(() => plain.state === 'degraded', 3000, 'degraded again');
     expect(seenPlain.at(-1)).toMatchObject({ event: 'degraded', detail: { lost: ['business'] } });
-    // The same status is offline to a caller that needs the business layer.
+    // The same status is offline to a caller that needs the business layer (it polls on its own clock).
+    await waitFor(() => strict.lost.join() === 'business', 3000, 'strict sees only business lost');
     expect(strict.state).toBe('offline');
-    expect(strict.lost).toEqual(['business']);
     expect(seenStrict.map((s) => s.event)).toEqual(['degraded', 'lost']);
 
     a.setHealth(true);
