@@ -15,6 +15,8 @@ export interface DemoStack {
   /** The business layer now running (a new object after `startBusiness()`). */
   business(): DemoUpstream;
   identity: IdentityProvider;
+  /** The demo credit bureau (switch its mode to make the gateway degraded). */
+  bureau: DemoUpstream;
   /** Closes the business layer (its sessions and cases go with it). */
   stopBusiness(): Promise<void>;
   /** Starts a new business layer on the same port. */
@@ -55,6 +57,7 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     gw,
     business: () => business,
     identity,
+    bureau,
     async stopBusiness() {
       stopped = true;
       await business.close();
