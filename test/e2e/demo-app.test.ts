@@ -18,7 +18,7 @@ const root = path.resolve(__dirname, '..', '..');
 const DOCS = path.join(root, 'docs');
 const POLL_MS = 500;
 const HEALTH_MS = 200;
-/** jest's default 5 s is too short for a browser relaunch on a busy machine (testTimeout is not per project). */
+/** A browser relaunch takes seconds on a busy machine; runs of this file met jest's 5 s default despite the e2e project's testTimeout. */
 const TEST_TIMEOUT_MS = 30_000;
 const LAUNCH = {
   executablePath: '/usr/bin/chromium',
