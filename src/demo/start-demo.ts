@@ -1,9 +1,13 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { startDemoUpstream, type DemoKind, type DemoUpstream } from './demo-upstream';
+import { startIdentityProvider } from './identity-provider';
+
+export type DemoServer = DemoKind | 'identity';
 
 /** The ports the bundled demo configuration (demo-config.yaml) expects its upstreams on. */
-export const DEMO_PORTS: Readonly<Record<DemoKind, number>> = Object.freeze({ business: 9001, 'credit-bureau': 9002, archive: 9003 });
+export const DEMO_PORTS: Readonly<Record<DemoServer, number>> = Object.freeze({ business: 9001, 'credit-bureau': 9002, archive: 9003, identity: 9004 });
 
 /**
  * The bundled demo configuration. tsc does not copy .yaml files into dist/, so when this
@@ -18,19 +22,25 @@ function resolveDemoConfigPath(): string {
 }
 
 export interface DemoUpstreams {
-  /** In the order business, credit-bureau, archive. */
+  /** In the order business, credit-bureau, archive, identity (the demo identity provider). */
   upstreams: DemoUpstream[];
   close(): Promise<void>;
 }
 
 /**
- * Starts the three simulated upstreams of the bundled demo. Ports default to DEMO_PORTS; 0
+ * Starts the simulated upstreams of the bundled demo and its identity provider, which shares
+ * a key made for this run with the business layer (it verifies the access tokens). Ports default to DEMO_PORTS; 0
  * picks a free port (each upstream's `port` and `url` report the real one). If one cannot
  * start, those already started are closed again and the error is rethrown.
  */
-export async function startDemoUpstreams(host = '127.0.0.1', ports: Partial<Record<DemoKind, number>> = DEMO_PORTS): Promise<DemoUpstreams> {
+export async function startDemoUpstreams(host = '127.0.0.1', ports: Partial<Record<DemoServer, number>> = DEMO_PORTS): Promise<DemoUpstreams> {
   const kinds: DemoKind[] = ['business', 'credit-bureau', 'archive'];
-  const results = await Promise.allSettled(kinds.map((kind) => startDemoUpstream({ name: kind, kind, host, port: ports[kind] ?? DEMO_PORTS[kind] })));
+  const signingKey = randomBytes(32);
+  const results = await Promise.allSettled([
+    ...kinds.map((kind) => startDemoUpstream({ name: kind, kind, host, port: ports[kind] ?? DEMO_PORTS[kind], ...(kind === 'business' ? { signingKey } : {}) })),
+    // Loopback only, whatever `host` the upstreams get.
+    startIdentityProvider({ host: '127.0.0.1', port: ports.identity ?? DEMO_PORTS.identity, signingKey }),
+  ]);
   const upstreams = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
