@@ -6,6 +6,7 @@ type DeepReadonly<T> = T extends (infer E)[] ? readonly DeepReadonly<E>[] : T ex
 export type BreakerSettings = DeepReadonly<z.output<typeof breakerSchema>>;
 export type HealthCheckSettings = DeepReadonly<z.output<typeof healthCheckSchema>>;
 export type RouteConfig = DeepReadonly<z.output<typeof routeSchema>>;
+export type QueueSettings = DeepReadonly<z.output<typeof configSchema>['queue']>;
 
 /** One upstream with the `defaults` section merged in. */
 export interface UpstreamConfig {
@@ -18,6 +19,8 @@ export interface UpstreamConfig {
   readonly breaker: BreakerSettings;
   readonly healthCheck?: HealthCheckSettings;
   readonly tls?: { readonly rejectUnauthorized: boolean; readonly ca?: string; readonly servername?: string };
+  /** Added to every request it receives, replacing the caller's copies (`upstreams.NAME.headers`). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 type Raw = z.output<typeof configSchema>;
@@ -28,6 +31,8 @@ export interface GatewayConfig {
   readonly admin: DeepReadonly<Raw['admin']>;
   readonly shutdown: DeepReadonly<Raw['shutdown']>;
   readonly log: DeepReadonly<Raw['log']>;
+  /** Queued delivery's store and worker settings. */
+  readonly queue: DeepReadonly<Raw['queue']>;
   readonly upstreams: readonly UpstreamConfig[];
   readonly routes: readonly RouteConfig[];
 }

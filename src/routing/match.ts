@@ -1,3 +1,4 @@
+import { QUEUED_METHODS } from '../config/queue-schema';
 import type { RouteConfig } from '../config/types';
 
 /** A route with what the hot path needs precomputed. */
@@ -27,7 +28,9 @@ export class RouteTable {
 
   constructor(routes: readonly RouteConfig[]) {
     for (const config of routes) {
-      const methods = config.methods ? new Set<string>(config.methods) : null;
+      // A queued route without `methods` takes the methods that can be queued; others get 405.
+      const listed = config.methods ?? (config.delivery === 'queued' ? QUEUED_METHODS : null);
+      const methods = listed ? new Set<string>(listed) : null;
       if (methods?.has('GET')) methods.add('HEAD');
       this.byPath.set(config.path, {
         config,
