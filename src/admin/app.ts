@@ -18,6 +18,8 @@ import { adminAuth } from './auth';
 import { breakerRoutes, isBreakerAction } from './breakers';
 import { dashboardRoutes, isDashboardPath } from './dashboard';
 import { EventStream, type EventStreamOptions } from './event-stream';
+import type { Queue } from '../queue/queue';
+import { queueRoutes } from './queue';
 
 export interface AdminAppDeps {
   /** `admin.token`; empty means reads are open and actions are forbidden. */
@@ -27,6 +29,8 @@ export interface AdminAppDeps {
   logger: Logger;
   metrics: Metrics;
   events: EventStream;
+  /** Queued delivery, when configured: the admin queue API. */
+  queue?: Queue;
 }
 
 const methodNotAllowed = (allow: string): RequestHandler => (_req, _res, next) =>
@@ -59,6 +63,7 @@ export function createAdminApp(deps: AdminAppDeps): Express {
   app.use(adminAuth(deps.token));
   app.get('/admin/breakers/stream', (req, res, next) => deps.events.handle(req, res, next));
   app.use(breakerRoutes({ registry: deps.registry, clock: deps.clock, logger: deps.logger, actionsEnabled: deps.token !== '' }));
+  if (deps.queue) app.use(queueRoutes({ queue: deps.queue, clock: deps.clock, logger: deps.logger, actionsEnabled: deps.token !== '' }));
   app.get('/metrics', (_req, res, next) => {
     deps.metrics.text().then(({ contentType, body }) => {
       res.setHeader('Content-Type', contentType);
@@ -86,6 +91,7 @@ export interface AdminServerDeps {
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
+  queue?: Queue;
   /** Event stream tuning (intervals, slow-subscriber limits); defaults suit production. */
   stream?: Partial<Omit<EventStreamOptions, 'registry' | 'clock' | 'logger'>>;
 }
@@ -97,7 +103,7 @@ export class AdminServer {
   private closing: Promise<void> | null = null;
 
   constructor(private readonly deps: AdminServerDeps) {
-    this.events = new EventStream({ registry: deps.registry, clock: deps.clock, logger: deps.logger, ...deps.stream });
+    this.events = new EventStream({ registry: deps.registry, clock: deps.clock, logger: deps.logger, ...(deps.queue ? { queue: deps.queue.worker } : {}), ...deps.stream });
     const app = createAdminApp({ ...deps, events: this.events });
     // Host is checked by the app (server/host-header.ts), so a bad one gets a problem, not Node's bare 400.
     this.server = http.createServer({ requestTimeout: 30000, headersTimeout: 10000, keepAliveTimeout: 5000, maxHeaderSize: 16384, requireHostHeader: false }, app);

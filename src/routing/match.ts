@@ -42,6 +42,11 @@ export class RouteTable {
     }
   }
 
+  /** Every route, in configuration order. */
+  all(): CompiledRoute[] {
+    return [...this.byPath.values()];
+  }
+
   /** Finds the route for a safe origin-form target (see unsafePathReason). */
   match(target: string): RouteMatch | null {
     const q = target.indexOf('?');

@@ -5,7 +5,9 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors/gateway-error';
 import { sendProblem } from '../errors/problem';
 import type { TrustedProxies } from '../proxy/forwarded-for';
-import { announcesBody, withoutHeaders } from '../proxy/headers';
+import { announcesBody, stripHopByHop, withoutHeaders } from '../proxy/headers';
+import { applyUpstreamHeaders } from '../proxy/upstream-headers';
+import type { Queue } from '../queue/queue';
 import { retryAfterSeconds } from '../routing/preflight';
 import type { Preflight } from '../routing/preflight-probe';
 import { unsafePathReason } from '../routing/path-safety';
@@ -49,7 +51,12 @@ export interface TrafficDeps {
   observers: readonly RequestObserver[];
   /** SPEC §5 pre-flight; answers synchronously except for `preflight: probe` routes that must probe live. */
   preflight: Preflight;
+  /** Queued delivery, when any route has `delivery: queued`: its intake and GET /messages/{id}. */
+  queue?: Queue;
 }
+
+/** GET /messages/{id} (queued delivery), served by the traffic listener itself. */
+const MESSAGES_PREFIX = '/messages/';
 
 /**
  * The traffic listener's request handler. Proxied requests take this lean path (match on
@@ -108,6 +115,7 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
   }
 
   function forward(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, match: RouteMatch, body?: Buffer): void {
+    if (deps.queue && match.route.config.delivery === 'queued') return enqueue(req, res, ctx, match, body);
     const verdict = deps.preflight.check(match.route);
     if (verdict instanceof Promise) {
       verdict
@@ -123,6 +131,14 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     send(req, res, ctx, match, body);
   }
 
+  /** A queued route: the request is stored as the upstream would have received it, then answered 202. */
+  function enqueue(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, match: RouteMatch, body?: Buffer): void {
+    stripHopByHop(req);
+    setForwardedHeaders(req, deps.trustedProxies);
+    req.headers['x-request-id'] = ctx.requestId;
+    deps.queue?.accept(req, res, ctx.requestId, match, body, fail);
+  }
+
   /** After pre-flight: through the breaker (and its concurrency limit) to the upstream. */
   function send(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, match: RouteMatch, body?: Buffer): void {
     const { route } = match;
@@ -134,6 +150,7 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     req.url = match.upstreamPath;
     setForwardedHeaders(req, deps.trustedProxies);
     req.headers['x-request-id'] = ctx.requestId;
+    applyUpstreamHeaders(req, upstream.config.headers);
     breaker
       .run(() => upstream.forwarder.forward({ req, res, requestId: ctx.requestId, body, fail }))
       .then(undefined, (err: unknown) => {
@@ -185,6 +202,10 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
         ctx.route = ctx.path;
         res.setHeader('X-Request-Id', ctx.requestId);
         return deps.ownEndpoints(req, res);
+      }
+      if (deps.queue && ctx.path.startsWith(MESSAGES_PREFIX)) {
+        ctx.route = '/messages';
+        return deps.queue.serveMessage(req, res, ctx.path.slice(MESSAGES_PREFIX.length), ctx.requestId, fail);
       }
       const match = routes.match(url);
       if (match) {
