@@ -150,7 +150,6 @@ it('after SIGKILLs at random moments and restarts, every accepted message is del
   const lost = [...accepted.keys()].filter((n) => !seenBy.has(n));
   const duplicates = [...count.values()].reduce((d, c) => d + (c - 1), 0);
   const duplicated = [...count.values()].filter((c) => c > 1).length;
-  // eslint-disable-next-line no-console
   const unanswered = [...seenBy.keys()].filter((n) => !accepted.has(n)).length;
   console.log(`queue crash test: ${kills} SIGKILLs, ${accepted.size} of ${TOTAL} accepted with a 202 (${unanswered} more delivered whose 202 the kill cut off), ${upstream.seen.length} deliveries seen, ${duplicated} messages delivered more than once (${duplicates} extra deliveries), ${lost.length} accepted and lost`);
   expect(kills).toBeGreaterThanOrEqual(3);
