@@ -19,6 +19,10 @@ COPY --from=build /app/dist ./dist
 # Static assets tsc does not copy: the dashboard page and the demo configuration.
 COPY src/admin/dashboard ./dist/src/admin/dashboard
 COPY src/demo/demo-config.yaml ./dist/src/demo/demo-config.yaml
+# Queued delivery's SQLite store (queue.path, ./data/queue.db by default): writable by the
+# gateway's user, and a volume so that accepted messages outlive the container.
+RUN mkdir -p /app/data && chown node:node /app/data && chmod 700 /app/data
+VOLUME /app/data
 USER node
 EXPOSE 8080 9090
 # The gateway's own liveness endpoint; no curl in the slim image, so Node makes the call.

@@ -333,6 +333,7 @@ describe('demo-config.yaml', () => {
       ['/api/loan-applications', 'business'],
       ['/api/credit-reports', 'credit-bureau'],
       ['/api/documents', 'archive'],
+      ['/queued', 'business'],
     ]);
     expect(raw.routes.find((r) => r.path === '/api/loan-applications')?.requires).toEqual(['credit-bureau']);
   });
@@ -362,6 +363,7 @@ describe('demo-config.yaml', () => {
         ['GET', '/api/credit-reports/556447-8120'],
         ['GET', '/api/documents/D-5002'],
         ['POST', '/api/documents', { title: 'Offert', content: 'x' }],
+        ['POST', '/queued/api/loan-applications', { orgNumber: '556447-8120', amountSek: 300000 }],
       ];
       for (const [method, path, body] of examples) {
         // Longest prefix on whole segments, as the gateway matches (SPEC §3).
