@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { QueueSettings } from '../config/types';
 import type { CompiledRoute } from '../routing/match';
@@ -65,6 +65,8 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   constructor(private readonly deps: WorkerDeps) {
     super();
     this.random = deps.random ?? Math.random;
+    // Every delivery in flight listens on the one drain signal.
+    setMaxListeners(deps.settings.concurrency + 10, this.aborter.signal);
     for (const u of deps.registry.all()) {
       const onTransition = (): void => this.wake();
       u.breaker.on('transition', onTransition);
