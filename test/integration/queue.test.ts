@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { expectProblem, request, sleep, startGateway, waitFor, type StartedGateway } from '../helpers/gateway';
+import { expectResponseToMatch, expectToMatchComponent } from '../helpers/openapi';
 import { startRedis, type TestRedis } from '../helpers/redis';
 import { openSse } from '../helpers/sse';
 import { startUpstream, type ControlledUpstream } from '../helpers/upstream';
@@ -71,6 +72,7 @@ describe.each(stores)('queued delivery (%s store)', (_name, storeConfig) => {
   async function messageOf(g: StartedGateway, id: string): Promise<Record<string, unknown>> {
     const r = await request(g.url, `/messages/${id}`);
     expect(r.status).toBe(200);
+    expectResponseToMatch('/messages/{id}', 'get', r);
     return r.json as Record<string, unknown>;
   }
 
@@ -90,6 +92,7 @@ describe.each(stores)('queued delivery (%s store)', (_name, storeConfig) => {
     expect(r.status).toBe(202);
     const { id, status } = r.json as { id: string; status: string };
     expect(status).toBe('queued');
+    expectToMatchComponent('MessageAccepted', r.json);
     expect(r.headers.location).toBe(`/messages/${id}`);
     expect(r.headers['x-request-id']).toBeDefined();
     const m = await until(g, id, 'delivered');
@@ -177,10 +180,12 @@ describe.each(stores)('queued delivery (%s store)', (_name, storeConfig) => {
       const event = await sse.next((e) => e.type === 'message-dead', 3000);
       expect(JSON.parse(event.data)).toMatchObject({ id, status: 'dead', attempts: 3, route: '/api/loan-applications' });
       const list = await request(g.gw.adminUrl, '/admin/queue/messages?status=dead', { headers: AUTH });
+      expectResponseToMatch('/admin/queue/messages', 'get', list);
       expect((list.json as { messages: { id: string }[] }).messages.map((m) => m.id)).toEqual([id]);
       business.setMode({ kind: 'ok', status: 200 });
       const retry = await request(g.gw.adminUrl, `/admin/queue/messages/${id}/retry`, { method: 'POST', headers: AUTH });
       expect(retry.status).toBe(200);
+      expectResponseToMatch('/admin/queue/messages/{id}/retry', 'post', retry);
       expect(retry.json).toMatchObject({ id, status: 'queued', attempts: 0 });
       expect(await until(g, id, 'delivered')).toMatchObject({ attempts: 1, response: { status: 200 } });
       expect(business.received).toHaveLength(4);
@@ -244,6 +249,7 @@ describe.each(stores)('queued delivery (%s store)', (_name, storeConfig) => {
     await until(g, id, 'dead');
     const summary = await request(g.gw.adminUrl, '/admin/queue', { headers: AUTH });
     expect(summary.status).toBe(200);
+    expectResponseToMatch('/admin/queue', 'get', summary);
     expect(summary.json).toMatchObject({ store: _name, routes: { '/api/loan-applications': { counts: { dead: 1, queued: 0 } } } });
     expect((await request(g.gw.adminUrl, '/admin/queue')).status).toBe(401);
     expect((await request(g.gw.adminUrl, '/admin/queue/messages?status=nope', { headers: AUTH })).status).toBe(400);
