@@ -63,7 +63,9 @@ export function createAdminApp(deps: AdminAppDeps): Express {
   app.use(adminAuth(deps.token));
   app.get('/admin/breakers/stream', (req, res, next) => deps.events.handle(req, res, next));
   app.use(breakerRoutes({ registry: deps.registry, clock: deps.clock, logger: deps.logger, actionsEnabled: deps.token !== '' }));
+  // Without queued routes there is no queue to count: an empty summary, so that a client need not tell a 404 from a fault.
   if (deps.queue) app.use(queueRoutes({ queue: deps.queue, clock: deps.clock, logger: deps.logger, actionsEnabled: deps.token !== '' }));
+  else app.get('/admin/queue', (_req, res) => void res.json({ store: null, generatedAt: new Date(deps.clock.now()).toISOString(), routes: {} }));
   app.get('/metrics', (_req, res, next) => {
     deps.metrics.text().then(({ contentType, body }) => {
       res.setHeader('Content-Type', contentType);

@@ -428,6 +428,7 @@
     }
     if (event.type === 'snapshot') applySnapshot(payload);
     else if (event.type === 'state') applyTransition(payload);
+    else if (event.type === 'message-dead') loadQueue();
   }
 
   window.addEventListener('online', function () {
@@ -726,12 +727,71 @@
     }
   }
 
+  // --- queued delivery -----------------------------------------------------------------------
+  // GET /admin/queue every 2 s (and on every message-dead event); no routes means none is
+  // queued, and the section stays hidden. Dead letters get a retry button (POST .../retry).
+
+  const queueEls = { section: $('queue'), store: $('queue-store'), routes: $('queue-routes'), dead: $('dead-letters'), deadEmpty: $('dead-empty') };
+  let queueTimer = null;
+
+  async function loadQueue() {
+    clearTimeout(queueTimer);
+    queueTimer = setTimeout(loadQueue, 2000);
+    try {
+      const res = await request('/admin/queue');
+      if (!res.ok) return;
+      const summary = await res.json();
+      if (Object.keys(summary.routes).length === 0) {
+        clearTimeout(queueTimer);
+        return;
+      }
+      queueEls.section.hidden = false;
+      setText(queueEls.store, '(' + summary.store + ')');
+      queueEls.routes.replaceChildren.apply(queueEls.routes, Object.keys(summary.routes).map(function (path) {
+        const r = summary.routes[path];
+        const c = r.counts;
+        return h('tr', { 'data-route': path }, [h('td', { text: path }), h('td', { text: r.upstream }),
+          h('td', { text: String(c.queued), 'data-role': 'queued' }), h('td', { text: String(c.delivering) }), h('td', { text: String(c.delivered), 'data-role': 'delivered' }),
+          h('td', { text: String(c.rejected) }), h('td', { text: String(c.dead), 'data-role': 'dead' }),
+          h('td', { text: r.oldestPendingAt ? formatDuration(r.oldestPendingAgeSeconds * 1000) : '–' })]);
+      }));
+      const dead = await request('/admin/queue/messages?status=dead&limit=20');
+      if (dead.ok) renderDeadLetters((await dead.json()).messages);
+    } catch {
+      // The breaker view already says when the admin API cannot be reached.
+    }
+  }
+
+  function renderDeadLetters(messages) {
+    queueEls.deadEmpty.hidden = messages.length > 0;
+    queueEls.dead.replaceChildren.apply(queueEls.dead, messages.map(function (m) {
+      const button = h('button', { type: 'button', text: 'Retry', 'data-action': 'retry' });
+      const note = h('span', { class: 'muted', 'data-role': 'note' });
+      button.addEventListener('click', function () {
+        if (!window.confirm('Queue message ' + m.id + ' on ' + m.route + ' again (attempts start from 0)?')) return;
+        button.disabled = true;
+        request('/admin/queue/messages/' + encodeURIComponent(m.id) + '/retry', { method: 'POST' }).then(async function (res) {
+          if (res.ok) return loadQueue();
+          const problem = await readProblem(res);
+          button.disabled = false;
+          setText(note, ' retry failed (' + res.status + (problem.code ? ' ' + problem.code : '') + ')');
+        }, function () {
+          button.disabled = false;
+          setText(note, ' retry failed: cannot reach the admin API');
+        });
+      });
+      const why = m.lastProblem ? m.lastProblem.code + (m.lastProblem.status ? ' ' + m.lastProblem.status : '') : '';
+      return h('li', { 'data-message': m.id }, [h('code', { text: m.id }), ' ' + m.request.method + ' ' + m.route + ' · ' + m.attempts + ' attempts · ' + why + ' ', button, note]);
+    }));
+  }
+
   // --- start --------------------------------------------------------------------------------
 
   function start() {
     attempt = 0;
     setConnection('connecting', 'connecting…');
     loadSnapshot();
+    loadQueue();
     connectStream();
   }
 
