@@ -41,6 +41,8 @@ export const queueSchema = z.strictObject({
   leaseMs: ms().min(1000, 'expected at least 1000 ms').default(30000),
   /** How often the worker looks for due messages when nothing wakes it earlier. */
   pollIntervalMs: ms().default(250),
+  /** Delivered and rejected messages are deleted this long after they were accepted (dead ones stay until an operator acts). */
+  retentionMs: posInt().default(604800000),
 });
 
 /** A route's `queue` settings, for `delivery: queued`. */

@@ -149,21 +149,35 @@ move(id, st[2], st[1], 'queued', st[3])
 return st[1]
 `;
 
-/** ARGV: prefix, id. → 1 deleted, 0 none */
-export const REMOVE = `${MOVE}
-local id = ARGV[2]
-local m = P .. ':m:' .. id
-local st = redis.call('HMGET', m, 'status', 'route', 'ikey', 'entry')
-if not st[1] then return 0 end
-local s = P .. ':s:' .. st[2]
-if st[4] and st[4] ~= '' then
-  pcall(redis.call, 'XACK', s, 'bw', st[4])
-  redis.call('XDEL', s, st[4])
+const REMOVE_ONE = `
+local function remove(id)
+  local m = P .. ':m:' .. id
+  local st = redis.call('HMGET', m, 'status', 'route', 'ikey', 'entry')
+  if not st[1] then return 0 end
+  local s = P .. ':s:' .. st[2]
+  if st[4] and st[4] ~= '' then
+    pcall(redis.call, 'XACK', s, 'bw', st[4])
+    redis.call('XDEL', s, st[4])
+  end
+  redis.call('ZREM', P .. ':delayed', id)
+  redis.call('ZREM', P .. ':expiry', id)
+  move(id, st[2], st[1], '', 0)
+  if st[3] and st[3] ~= '' and redis.call('GET', ikey(st[2], st[3])) == id then redis.call('DEL', ikey(st[2], st[3])) end
+  redis.call('DEL', m)
+  return 1
 end
-redis.call('ZREM', P .. ':delayed', id)
-redis.call('ZREM', P .. ':expiry', id)
-move(id, st[2], st[1], '', 0)
-if st[3] and st[3] ~= '' and redis.call('GET', ikey(st[2], st[3])) == id then redis.call('DEL', ikey(st[2], st[3])) end
-redis.call('DEL', m)
-return 1
+`;
+
+/** ARGV: prefix, before. Delivered and rejected messages accepted before `before` are deleted. → how many */
+export const PURGE = `${MOVE}${REMOVE_ONE}
+local n = 0
+for _, status in ipairs({'delivered', 'rejected'}) do
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':st:' .. status, '-inf', '(' .. ARGV[2], 'LIMIT', 0, 500)) do n = n + remove(id) end
+end
+return n
+`;
+
+/** ARGV: prefix, id. → 1 deleted, 0 none */
+export const REMOVE = `${MOVE}${REMOVE_ONE}
+return remove(ARGV[2])
 `;

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { ENQUEUE, EXPIRE, PROMOTE, REMOVE, RENEW, RETRY, SETTLE, TAKE } from './redis-scripts';
+import { ENQUEUE, EXPIRE, PROMOTE, PURGE, REMOVE, RENEW, RETRY, SETTLE, TAKE } from './redis-scripts';
 import { MESSAGE_STATUSES, type Claimed, type CountRow, type ListQuery, type MessageStatus, type NewMessage, type QueueMessage, type QueueStore, type Settlement } from './store';
 
 /** The consumer group every gateway replica reads the route streams in. */
@@ -24,7 +24,7 @@ type Script = (...args: (string | number)[]) => Promise<unknown>;
 export class RedisStore implements QueueStore {
   readonly kind = 'redis' as const;
   readonly redis: Redis;
-  private readonly scripts: Record<'enqueue' | 'take' | 'renew' | 'settle' | 'promote' | 'expire' | 'retry' | 'remove', Script>;
+  private readonly scripts: Record<'enqueue' | 'take' | 'renew' | 'settle' | 'promote' | 'expire' | 'retry' | 'remove' | 'purge', Script>;
   private readonly groups = new Set<string>();
 
   constructor(url: string, private readonly prefix: string) {
@@ -46,6 +46,7 @@ export class RedisStore implements QueueStore {
       expire: define('bwExpire', EXPIRE),
       retry: define('bwRetry', RETRY),
       remove: define('bwRemove', REMOVE),
+      purge: define('bwPurge', PURGE),
     };
   }
 
@@ -157,6 +158,10 @@ export class RedisStore implements QueueStore {
   async retry(id: string, now: number, expiresAt: number): Promise<QueueMessage | null> {
     const before = (await this.scripts.retry(this.prefix, id, now, expiresAt)) as string;
     return before === '' ? null : this.get(id);
+  }
+
+  async purge(before: number): Promise<number> {
+    return (await this.scripts.purge(this.prefix, before)) as number;
   }
 
   async remove(id: string): Promise<boolean> {

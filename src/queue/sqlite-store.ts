@@ -110,6 +110,7 @@ export class SqliteStore implements QueueStore {
       retry: db.prepare(`UPDATE messages SET status = 'queued', attempts = 0, next_attempt_at = @now, expires_at = @expiresAt, response = NULL, updated_at = @now
           WHERE id = @id AND status IN ('dead', 'rejected')`),
       remove: db.prepare('DELETE FROM messages WHERE id = ?'),
+      purge: db.prepare("DELETE FROM messages WHERE status IN ('delivered', 'rejected') AND created_at < ?"),
     };
   }
 
@@ -224,6 +225,10 @@ export class SqliteStore implements QueueStore {
   async retry(id: string, now: number, expiresAt: number): Promise<QueueMessage | null> {
     this.stmts.retry.run({ id, now, expiresAt });
     return this.get(id);
+  }
+
+  async purge(before: number): Promise<number> {
+    return this.stmts.purge.run(before).changes;
   }
 
   async remove(id: string): Promise<boolean> {

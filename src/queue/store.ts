@@ -121,6 +121,8 @@ export interface QueueStore {
   counts(): Promise<CountRow[]>;
   /** A dead or rejected message is queued again with its attempts reset; null when there is no such message. */
   retry(id: string, now: number, expiresAt: number): Promise<QueueMessage | null>;
+  /** Deletes delivered and rejected messages accepted before `before`; returns how many. */
+  purge(before: number): Promise<number>;
   /** Deletes a message (its idempotency key is free again); false when there was none. */
   remove(id: string): Promise<boolean>;
   close(): Promise<void>;

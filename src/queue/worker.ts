@@ -37,6 +37,8 @@ export interface WorkerDeps {
 
 /** How often queued messages past their ttl are looked for. */
 const EXPIRE_EVERY_MS = 1000;
+/** How often delivered and rejected messages past `queue.retentionMs` are deleted. */
+const PURGE_EVERY_MS = 60000;
 
 /**
  * Delivers queued messages (README "Queued delivery"). Each tick, for each queued route in
@@ -57,6 +59,7 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
   private again = false;
   private stopped = false;
   private lastExpire = 0;
+  private lastPurge = 0;
   /** Rotates which route is looked at first, so one busy route cannot starve the others. */
   private turn = 0;
   private readonly detach: (() => void)[] = [];
@@ -126,6 +129,10 @@ export class QueueWorker extends EventEmitter<WorkerEvents> {
       if (now - this.lastExpire >= EXPIRE_EVERY_MS) {
         this.lastExpire = now;
         for (const m of await this.deps.store.expire(now)) this.died(m);
+      }
+      if (now - this.lastPurge >= PURGE_EVERY_MS) {
+        this.lastPurge = now;
+        await this.deps.store.purge(now - this.deps.settings.retentionMs);
       }
       const routes = this.deps.routes;
       for (let i = 0; i < routes.length && !this.stopped; i++) {

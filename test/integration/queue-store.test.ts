@@ -153,6 +153,26 @@ describe.each(makers)('%s store', (_name, make) => {
     expect(await store.retry(m.id, now + 5, now + 10)).toMatchObject({ status: 'queued', expiresAt: m.expiresAt });
   });
 
+  it('purge deletes delivered and rejected messages accepted before a time, never dead or queued ones', async () => {
+    const now = Date.now();
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await store.enqueue(newMessage({ idempotencyKey: `p-${i}` }, now + i))).message.id);
+    const fresh = (await store.enqueue(newMessage({}, now + 100))).message;
+    const claimed = await store.claim(ROUTE, 'A', 10, now + 200, 30000);
+    const outcome = (c: (typeof claimed)[number]): 'delivered' | 'rejected' | 'dead' => (c.message.id === ids[0] || c.message.id === fresh.id ? 'delivered' : c.message.id === ids[1] ? 'rejected' : 'dead');
+    for (const c of claimed) if (c.message.id !== ids[3]) await store.settle(c, 'A', { status: outcome(c), attempts: 1, response: null, lastProblem: null }, now + 201);
+    const held = claimed.find((c) => c.message.id === ids[3])!;
+    await store.settle(held, 'A', { status: 'queued', attempts: 1, nextAttemptAt: now + 300, lastProblem: null }, now + 201);
+    expect(await store.purge(now + 50)).toBe(2);
+    expect(await store.get(ids[0]!)).toBeNull();
+    expect(await store.get(ids[1]!)).toBeNull();
+    expect((await store.get(ids[2]!))?.status).toBe('dead');
+    expect((await store.get(ids[3]!))?.status).toBe('queued');
+    expect((await store.get(fresh.id))?.status).toBe('delivered');
+    // The purged messages' keys are free again.
+    expect((await store.enqueue(newMessage({ idempotencyKey: 'p-0' }))).created).toBe(true);
+  });
+
   it('remove deletes a message and frees its idempotency key', async () => {
     const first = (await store.enqueue(newMessage({ idempotencyKey: 'k-del' }))).message;
     expect(await store.remove(first.id)).toBe(true);

@@ -24,7 +24,7 @@ function issuesOf(fn: () => unknown): readonly string[] {
 describe('queue configuration defaults', () => {
   it('a file without a queue section gets the embedded sqlite store', () => {
     const c = parseConfig(minimal());
-    expect(c.queue).toEqual({ store: 'sqlite', path: './data/queue.db', prefix: 'breakwater', concurrency: 4, leaseMs: 30000, pollIntervalMs: 250 });
+    expect(c.queue).toEqual({ store: 'sqlite', path: './data/queue.db', prefix: 'breakwater', concurrency: 4, leaseMs: 30000, pollIntervalMs: 250, retentionMs: 604800000 });
     expect(c.routes[0]?.delivery).toBe('direct');
   });
 
