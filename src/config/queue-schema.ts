@@ -92,6 +92,14 @@ export function queueCrossCheck(raw: Record<string, unknown>, fmt: Fmt): Issue[]
       issues.push(`${fmt(['routes', i, 'queue', 'maxBackoffMs'])}: must be at least initialBackoffMs (${q.initialBackoffMs})`);
     }
   });
+  // GET /messages/{id} is the gateway's own once a route is queued; a route there would never be reached.
+  if (routes.some((r) => isObject(r) && r.delivery === 'queued')) {
+    routes.forEach((route, i) => {
+      if (isObject(route) && typeof route.path === 'string' && (route.path === '/messages' || route.path.startsWith('/messages/'))) {
+        issues.push(`${fmt(['routes', i, 'path'])}: ${route.path} is the gateway's own (GET /messages/{id}) when a route has delivery: queued`);
+      }
+    });
+  }
   const queue = isObject(raw.queue) ? raw.queue : {};
   if (queue.store === 'redis' && queue.url === undefined) issues.push(`${fmt(['queue', 'url'])}: required with store: redis`);
   if (queue.store !== 'redis' && queue.url !== undefined) issues.push(`${fmt(['queue', 'url'])}: applies only to store: redis`);

@@ -104,6 +104,14 @@ describe('queue configuration refusals', () => {
     ]);
   });
 
+  it('with a queued route, a route under /messages (the gateway\'s own GET /messages/{id}) is refused', () => {
+    const c = minimal({ delivery: 'queued' });
+    (c.routes as unknown[]).push({ path: '/messages', upstream: 'business' });
+    expect(issuesOf(() => parseConfig(c))).toEqual(['routes[1].path: /messages is the gateway\'s own (GET /messages/{id}) when a route has delivery: queued']);
+    // Without a queued route the path is an ordinary route.
+    expect(() => parseConfig({ ...minimal(), routes: [{ path: '/messages', upstream: 'business' }] })).not.toThrow();
+  });
+
   it('maxBackoffMs below initialBackoffMs is refused', () => {
     expect(issuesOf(() => parseConfig(minimal({ delivery: 'queued', queue: { initialBackoffMs: 5000, maxBackoffMs: 1000 } })))).toEqual([
       'routes[0].queue.maxBackoffMs: must be at least initialBackoffMs (5000)',
