@@ -99,7 +99,7 @@ it('after SIGKILLs at random moments and restarts, every accepted message is del
   let running = true;
   /** Kills at random moments (every 150-600 ms) while messages are accepted and delivered; restarts at once. */
   const killer = (async () => {
-    while (running && kills < 12) {
+    while (running && kills < 8) {
       await new Promise((r) => setTimeout(r, 150 + Math.random() * 450));
       if (!running) break;
       await gw.kill();
@@ -132,7 +132,7 @@ it('after SIGKILLs at random moments and restarts, every accepted message is del
   // Kills go on while the backlog is delivered; then the last gateway runs undisturbed.
   const everyAcceptedSeen = (): boolean => [...accepted.keys()].every((n) => upstream.seen.some((s) => s.n === n));
   const deadline = Date.now() + 60000;
-  while (!everyAcceptedSeen() && Date.now() < deadline && kills < 12) await new Promise((r) => setTimeout(r, 100));
+  while (!everyAcceptedSeen() && Date.now() < deadline && kills < 8) await new Promise((r) => setTimeout(r, 100));
   running = false;
   await killer;
   const seenBy = new Map<number, Set<string>>();
