@@ -228,6 +228,42 @@ describe.each(stores)('queued delivery (%s store)', (_name, storeConfig) => {
     expect(m).toMatchObject({ attempts: 3, lastProblem: { code: 'UPSTREAM_UNREACHABLE' }, response: null });
   });
 
+  it('a message still waiting for its systems when its ttlMs runs out is dead, without an attempt', async () => {
+    const g = await start({ queue: { ttlMs: 300 } });
+    bureau.setHealth(false);
+    await waitFor(() => g.gw.registry.get('credit-bureau').breaker.isOpen(), 3000, 'credit-bureau down');
+    const id = ((await submit(g)).json as { id: string }).id;
+    const dead = await until(g, id, 'dead', 4000);
+    expect(dead).toMatchObject({ attempts: 0, lastProblem: { code: 'TTL_EXPIRED' }, nextAttemptAt: null });
+    bureau.setHealth(true);
+    await sleep(400);
+    expect(business.received).toHaveLength(0);
+  });
+
+  it('never has more than queue.concurrency deliveries in flight', async () => {
+    business.setMode({ kind: 'slow', delayMs: 150 });
+    const g = await start({}, { concurrency: 2 });
+    let open = 0;
+    let most = 0;
+    const watch = setInterval(() => {
+      open = business.openSockets;
+      most = Math.max(most, open);
+    }, 5);
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 6; i++) ids.push(((await submit(g, `{"n":${i}}`)).json as { id: string }).id);
+      for (const id of ids) await until(g, id, 'delivered', 5000);
+    } finally {
+      clearInterval(watch);
+    }
+    expect(business.received).toHaveLength(6);
+    expect(most).toBeGreaterThanOrEqual(1);
+    expect(most).toBeLessThanOrEqual(2);
+    // In flight two at a time: six 150 ms answers take at least three rounds.
+    const span = business.received[5]!.at - business.received[0]!.at;
+    expect(span).toBeGreaterThanOrEqual(250);
+  });
+
   it('refuses methods that cannot be queued, unknown messages, and bad keys with problems', async () => {
     const g = await start();
     const get = await request(g.url, '/api/loan-applications');
