@@ -8,11 +8,13 @@ import { AdminServer } from './admin/app';
 import type { GatewayConfig } from './config/types';
 import { Metrics } from './metrics/metrics';
 import { registerQueueMetrics } from './metrics/queue-metrics';
+import { CallerIdentity } from './proxy/caller-identity';
 import { Queue } from './queue/queue';
 import { TrustedProxies } from './proxy/forwarded-for';
 import { RouteTable } from './routing/match';
 import { Preflight } from './routing/preflight-probe';
 import { systemClock, type Clock } from './server/clock';
+import { ConnectionLimit, defaultMaxConnections } from './server/connection-limit';
 import { createClientErrorHandler, createConnectHandler } from './server/client-error';
 import { createLogger, createTrafficRequestLog } from './server/logging';
 import { createOwnEndpoints, OWN_PATHS } from './server/own-endpoints';
@@ -91,20 +93,23 @@ export class Gateway {
       ? new Queue({ settings: config.queue, routes: routes.all(), registry: this.registry, preflight: this.preflight, clock: this.clock, logger: this.logger, owner: this.instance.instanceId })
       : null;
     if (this.queue) registerQueueMetrics(this.metrics.register, this.queue);
-    this.admin = new AdminServer({ token: config.admin.token, registry: this.registry, clock: this.clock, logger: this.logger, metrics: this.metrics, ...(this.queue ? { queue: this.queue } : {}) });
+    this.admin = new AdminServer({ token: config.admin.token, allowedHosts: config.admin.allowedHosts, registry: this.registry, clock: this.clock, logger: this.logger, metrics: this.metrics, ...(this.queue ? { queue: this.queue } : {}) });
     const ownEndpoints = createOwnEndpoints({ registry: this.registry, routes: config.routes, instance: this.instance, state: this.state, isStarted: () => this.started });
+    const connectionLimit = new ConnectionLimit(config.listen.maxConnections ?? defaultMaxConnections());
     const handler = createTrafficHandler({
       routes,
       ...(this.queue ? { queue: this.queue } : {}),
       registry: this.registry,
       clock: this.clock,
       logger: this.logger,
-      trustedProxies: new TrustedProxies(config.listen.trustedProxies),
+      callerIdentity: new CallerIdentity(new TrustedProxies(config.listen.trustedProxies), config.listen.untrustedHeaders),
       state: this.state,
       ownEndpoints,
       ownPaths: OWN_PATHS,
       observers: [this.metrics.observe, createTrafficRequestLog(this.logger), ...(deps.observers ?? [])],
       preflight: this.preflight,
+      sendTimeoutMs: config.listen.sendTimeoutMs,
+      connectionLimit,
     });
     this.traffic = handler;
     const l = config.listen;
@@ -121,6 +126,9 @@ export class Gateway {
       },
       handler,
     );
+    // Node keeps 2,000 request headers and drops the rest without a word; maxHeaderSize bounds them instead.
+    this.trafficServer.maxHeadersCount = 0;
+    connectionLimit.attach(this.trafficServer);
     this.trafficServer.on('clientError', createClientErrorHandler(this.logger, this.metrics.countRefused));
     this.trafficServer.on('connect', createConnectHandler(this.logger, this.metrics.countRefused));
     // An expectation other than 100-continue: Node would answer a bare 417. RFC 9110 §10.1.1
@@ -194,6 +202,7 @@ export class Gateway {
     const queueStopped = this.queue?.stop(this.clock.now());
     for (const checker of this.healthCheckers) checker.close();
     this.preflight.close();
+    this.traffic.close();
     this.state.draining = true;
     const closing = this.trafficServer.listening ? new Promise<void>((r) => this.trafficServer.close(() => r())) : Promise.resolve();
     this.trafficServer.closeAllConnections();

@@ -14,6 +14,7 @@ import { problemErrorHandler } from '../server/express-errors';
 import { RequestContext, setContext } from '../server/request-context';
 import { requestIdOf } from '../server/request-id';
 import type { UpstreamRegistry } from '../upstreams/registry';
+import { AllowedHosts } from './allowed-hosts';
 import { adminAuth } from './auth';
 import { breakerRoutes, isBreakerAction } from './breakers';
 import { dashboardRoutes, isDashboardPath } from './dashboard';
@@ -29,6 +30,8 @@ export interface AdminAppDeps {
   logger: Logger;
   metrics: Metrics;
   events: EventStream;
+  /** `admin.allowedHosts`: Host names answered besides the listener's own address and localhost. */
+  allowedHosts: readonly string[];
   /** Queued delivery, when configured: the admin queue API. */
   queue?: Queue;
 }
@@ -46,6 +49,7 @@ export function createAdminApp(deps: AdminAppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   const requestLog = createRequestLogger(deps.logger);
+  const hosts = new AllowedHosts(deps.allowedHosts);
   app.use((req, res, next) => {
     const requestId = requestIdOf(req);
     setContext(req, new RequestContext(requestId, performance.now()));
@@ -53,7 +57,11 @@ export function createAdminApp(deps: AdminAppDeps): Express {
     res.setHeader('X-Request-Id', requestId);
     res.setHeader('Cache-Control', 'no-store');
     const badHost = hostHeaderProblem(req);
-    next(badHost ? new GatewayError('INVALID_REQUEST', { detail: `Invalid request: ${badHost}.` }) : undefined);
+    if (badHost) return next(new GatewayError('INVALID_REQUEST', { detail: `Invalid request: ${badHost}.` }));
+    if (!hosts.allows(req.headers.host, req.socket.localAddress)) {
+      return next(new GatewayError('FORBIDDEN', { detail: 'This admin listener answers only requests addressed to its own address, localhost, or a name in admin.allowedHosts.' }));
+    }
+    next();
   });
 
   app.get('/', (_req, res) => res.redirect(302, '/dashboard'));
@@ -93,6 +101,8 @@ export interface AdminServerDeps {
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
+  /** `admin.allowedHosts` (default none besides the listener's own address and localhost). */
+  allowedHosts?: readonly string[];
   queue?: Queue;
   /** Event stream tuning (intervals, slow-subscriber limits); defaults suit production. */
   stream?: Partial<Omit<EventStreamOptions, 'registry' | 'clock' | 'logger'>>;
@@ -106,9 +116,11 @@ export class AdminServer {
 
   constructor(private readonly deps: AdminServerDeps) {
     this.events = new EventStream({ registry: deps.registry, clock: deps.clock, logger: deps.logger, ...(deps.queue ? { queue: deps.queue.worker } : {}), ...deps.stream });
-    const app = createAdminApp({ ...deps, events: this.events });
+    const app = createAdminApp({ ...deps, allowedHosts: deps.allowedHosts ?? [], events: this.events });
     // Host is checked by the app (server/host-header.ts), so a bad one gets a problem, not Node's bare 400.
     this.server = http.createServer({ requestTimeout: 30000, headersTimeout: 10000, keepAliveTimeout: 5000, maxHeaderSize: 16384, requireHostHeader: false }, app);
+    // Node keeps 2,000 headers and drops the rest without a word; maxHeaderSize bounds them instead.
+    this.server.maxHeadersCount = 0;
     this.server.on('clientError', createClientErrorHandler(deps.logger));
     this.server.on('connect', createConnectHandler(deps.logger));
     // As on the traffic listener: an unknown expectation is ignored, not a bare 417.

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { upstreamReading } from '../core/path-reading';
 import { markReferences, resolveReferences } from './interpolate';
 import { queueCrossCheck } from './queue-schema';
 import { configSchema, isUpstreamName, NAME_RULE, type RawConfig } from './schema';
@@ -195,6 +196,7 @@ function crossCheck(raw: unknown): string[] {
   // An empty mapping is a mapping too: `upstreams: {}` leaves every route's upstream unknown.
   const names = isObject(raw.upstreams) ? new Set(Object.keys(raw.upstreams)) : null;
   const seen = new Map<string, number>();
+  const readings = new Map<string, number>();
   const routes = Array.isArray(raw.routes) ? raw.routes : [];
   routes.forEach((route, i) => {
     if (!isObject(route)) return;
@@ -208,8 +210,13 @@ function crossCheck(raw: unknown): string[] {
     }
     if (typeof route.path === 'string') {
       const first = seen.get(route.path);
+      const reading = upstreamReading(route.path) ?? route.path;
+      const alike = readings.get(reading);
       if (first !== undefined) issues.push(`routes[${i}].path: duplicate of routes[${first}].path "${route.path}"`);
+      // The gateway refuses a path an upstream reads as another route's; two routes read alike cannot be told apart.
+      else if (alike !== undefined) issues.push(`routes[${i}].path: reads as routes[${alike}].path "${String((routes[alike] as { path: string }).path)}" to an upstream that folds case or drops ";" parameters`);
       else seen.set(route.path, i);
+      if (alike === undefined) readings.set(reading, i);
     }
   });
   if (isObject(raw.upstreams)) {
@@ -236,7 +243,7 @@ function resolve(raw: RawConfig): GatewayConfig {
   const d = raw.defaults;
   const upstreams: UpstreamConfig[] = Object.entries(raw.upstreams).map(([name, u]) => ({
     name,
-    url: u.url.replace(/\/+$/, ''),
+    url: withoutTrailingSlashes(u.url),
     connectTimeoutMs: u.connectTimeoutMs ?? d.connectTimeoutMs,
     timeoutMs: u.timeoutMs ?? d.timeoutMs,
     failureStatuses: u.failureStatuses ?? d.failureStatuses,
@@ -259,4 +266,11 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
+}
+
+/** `url` without the slashes it ends with (by hand: a pattern like /\/+$/ is quadratic on many slashes). */
+function withoutTrailingSlashes(url: string): string {
+  let end = url.length;
+  while (end > 0 && url.charCodeAt(end - 1) === 47) end--;
+  return url.slice(0, end);
 }

@@ -1,8 +1,10 @@
 import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import type { UpstreamConfig } from '../config/types';
+import { lostToStall } from '../core/stall';
 import { classifyFailure } from '../errors/classify';
 import { GatewayError } from '../errors/gateway-error';
 import { CountedFailure, IgnoredOutcome } from '../upstreams/breaker';
@@ -59,6 +61,9 @@ const NO_BODY: BodySource = {
 const IDLE_SOCKET_MS = 3500;
 const IDLE_SWEEP_MS = 500;
 
+/** Response headers at which Node's client starts dropping them (its parser's 2,000 entries). */
+const MAX_RESPONSE_HEADERS = 1000;
+
 /** Idempotent methods a stale keep-alive socket may be retried for, once, when they carry no body. */
 const RETRY_SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -77,6 +82,14 @@ class Exchange {
   /** timeoutMs: first until the response headers, then for every silence in the body. */
   timer: NodeJS.Timeout | undefined = undefined;
   connectTimer: NodeJS.Timeout | undefined = undefined;
+  /** When `timer` and `connectTimer` are due (performance.now()), to tell a stall of ours from the upstream's. */
+  timerDueAt = 0;
+  connectDueAt = 0;
+  /** `timer` is the one extra wait after a stall (src/core/stall.ts), not timeoutMs long: refresh() must not reuse it. */
+  timerIsGrace = false;
+  /** Each timer waits out a stall of ours once per exchange. */
+  timerGraceGiven = false;
+  connectGraceGiven = false;
   failedStatus = false;
   /** The upstream's response head arrived (a retry is no longer safe). */
   responded = false;
@@ -179,6 +192,7 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
     const socket = proxyReq.socket as Socket | null;
     if (socket && socket.connecting) {
       x.connectTimer = setTimeout(onConnectTimeout, upstream.connectTimeoutMs, x);
+      x.connectDueAt = performance.now() + upstream.connectTimeoutMs;
       // For https the connection is up only after the TLS handshake (connectTimeoutMs covers
       // both), and no request byte is written before it: a stalled handshake is unreachable.
       socket.once(isHttps ? 'secureConnect' : 'connect', () => {
@@ -191,6 +205,13 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
   }
 
   function onConnectTimeout(x: Exchange): void {
+    // Fired late: our process was stalled, and the connection may stand unread in the kernel.
+    const lost = x.connectGraceGiven ? 0 : lostToStall(x.connectDueAt, performance.now(), upstream.connectTimeoutMs);
+    if (lost > 0) {
+      x.connectGraceGiven = true;
+      x.connectTimer = setTimeout(onConnectTimeout, lost, x);
+      return;
+    }
     x.connectTimedOut = true;
     x.proxyReq?.destroy(new Error('connect timeout'));
   }
@@ -198,6 +219,15 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
   /** timeoutMs ran out: before the headers, the upstream is too slow; after them, its body stalled. */
   function onDeadline(x: Exchange): void {
     if (x.done) return;
+    // Fired late: our process was stalled, and the upstream's answer may lie unread in the
+    // socket (due timers run before pending I/O is read). Wait once for the time lost.
+    const lost = x.timerGraceGiven ? 0 : lostToStall(x.timerDueAt, performance.now(), upstream.timeoutMs);
+    if (lost > 0) {
+      x.timerGraceGiven = true;
+      x.timerIsGrace = true;
+      x.timer = setTimeout(onDeadline, lost, x);
+      return;
+    }
     const proxyRes = x.proxyRes;
     if (proxyRes === undefined) {
       // timeoutMs runs from the start, so it can expire while the connection is still being
@@ -212,7 +242,7 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
     // The body is all here and the caller is still reading it: that is not the upstream's silence.
     if (proxyRes.complete) return;
     // Time the caller itself takes to read (back-pressure) is not the upstream's silence either.
-    if (x.res.writableNeedDrain) return void x.timer?.refresh();
+    if (x.res.writableNeedDrain) return refreshDeadline(x);
     x.responseTimedOut = true;
     proxyRes.destroy();
   }
@@ -230,9 +260,16 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
       proxyRes.destroy();
       return onError(invalidResponse(`invalid status code ${status}`), req);
     }
+    // Node's client keeps the first ~1,000 response headers and drops the rest without a
+    // word (its parser is set up before any option of ours can reach it): an answer that
+    // reaches that many is refused rather than relayed cut.
+    if (proxyRes.rawHeaders.length >= 2 * MAX_RESPONSE_HEADERS) {
+      proxyRes.destroy();
+      return onError(invalidResponse(`${MAX_RESPONSE_HEADERS} response headers or more`), req);
+    }
     x.proxyRes = proxyRes;
     x.responded = true;
-    x.timer?.refresh();
+    refreshDeadline(x);
     x.failedStatus = upstream.failureStatuses.includes(status);
     (proxyRes as WithExchange)[EXCHANGE] = x;
     // The relayed head goes out with the first body byte (or at the end), as Node sends it
@@ -267,12 +304,24 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
     if (x === undefined || x.done) return;
     // After the headers, timeoutMs bounds every silence in the body as well: an upstream that
     // stops sending mid-body must not hold the caller forever.
-    x.timer?.refresh();
+    refreshDeadline(x);
     if (!relayHead(x, this)) return;
     if (!x.res.write(chunk)) {
       this.pause();
       x.res.once('drain', onCallerDrain);
     }
+  }
+
+  /** timeoutMs from now. */
+  function refreshDeadline(x: Exchange): void {
+    if (x.timerIsGrace) {
+      clearTimeout(x.timer);
+      x.timer = setTimeout(onDeadline, upstream.timeoutMs, x);
+      x.timerIsGrace = false;
+    } else {
+      x.timer?.refresh();
+    }
+    x.timerDueAt = performance.now() + upstream.timeoutMs;
   }
 
   function onCallerDrain(this: ServerResponse): void {
@@ -324,8 +373,10 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
       return;
     }
     const c = classifyFailure({ code, connectTimedOut: x.connectTimedOut, responseTimedOut: x.responseTimedOut, connected: x.connected, sentEarlier: x.retried });
-    x.fail(x.req, x.res, new GatewayError(c.code, { forwarded: c.forwarded, upstream: upstream.name, detail: detailOf(c.code, upstream, x.responded), cause: err }));
-    finish(x, new CountedFailure(c.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'failure'));
+    const local = c.code === 'GATEWAY_OVERLOADED';
+    x.fail(x.req, x.res, new GatewayError(c.code, { forwarded: c.forwarded, upstream: upstream.name, detail: detailOf(c.code, upstream, x.responded), cause: err, ...(local ? { retryAfterSeconds: 1 } : {}) }));
+    // The gateway's own exhaustion is no failure of the upstream's: its breaker must not open for it.
+    finish(x, local ? new IgnoredOutcome('local resources') : new CountedFailure(c.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'failure'));
   }
 
   function callerGone(x: Exchange | undefined): void {
@@ -366,6 +417,7 @@ export function createForwarder(upstream: UpstreamConfig): Forwarder {
         stripHopByHop(req);
         if (x.body) req.headers['content-length'] = String(x.body.length);
         x.timer = setTimeout(onDeadline, upstream.timeoutMs, x);
+        x.timerDueAt = performance.now() + upstream.timeoutMs;
         // 'close' comes once per response; `on` spares the once-wrapper.
         res.on('close', onCallerClose);
         send(x);
@@ -409,6 +461,7 @@ function detailOf(code: string, upstream: UpstreamConfig, afterHead = false): st
       : `Upstream "${upstream.name}" sent no response headers within ${upstream.timeoutMs} ms.`;
     case 'UPSTREAM_TLS_ERROR': return `The TLS handshake with upstream "${upstream.name}" failed; the request was not sent.`;
     case 'UPSTREAM_BAD_RESPONSE': return `Upstream "${upstream.name}" answered with invalid HTTP.`;
+    case 'GATEWAY_OVERLOADED': return `The gateway has run out of local resources (file descriptors or ports) to reach upstream "${upstream.name}"; the request was not sent.`;
     default: return `The connection to upstream "${upstream.name}" was lost before its answer was complete.`;
   }
 }
