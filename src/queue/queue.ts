@@ -60,6 +60,8 @@ export class Queue {
   /** Opens the store; deliveries start with `start()`. */
   async open(): Promise<void> {
     await this.store.open(this.routes.map((r) => r.path));
+    const engine = (this.store as { engine?: string | null }).engine;
+    this.deps.logger.info({ event: 'queue-open', store: this.store.kind, ...(engine ? { engine } : {}), routes: this.routes.map((r) => r.path) }, `queue store open (${this.store.kind})`);
   }
 
   start(): void {

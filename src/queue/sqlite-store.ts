@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import { openSqlite, type SqlDb } from './sqlite-driver';
 import type { Claimed, CountRow, ListQuery, MessageStatus, NewMessage, QueueMessage, QueueStore, Settlement } from './store';
 
 /** One row of `messages`, as SQLite hands it back. */
@@ -61,7 +61,7 @@ CREATE INDEX IF NOT EXISTS messages_status ON messages(status, seq);
  */
 export class SqliteStore implements QueueStore {
   readonly kind = 'sqlite' as const;
-  private db: Database.Database | null = null;
+  private db: SqlDb | null = null;
   private stmts!: ReturnType<SqliteStore['prepare']>;
   /** Enqueues waiting for the next group commit. */
   private pending: { m: NewMessage; resolve: (r: { message: QueueMessage; created: boolean }) => void; reject: (err: unknown) => void }[] = [];
@@ -76,20 +76,20 @@ export class SqliteStore implements QueueStore {
       closeSync(openSync(this.file, 'a', 0o600));
       chmodSync(this.file, 0o600);
     }
-    const db = new Database(this.file);
-    db.pragma('journal_mode = WAL');
+    const db = openSqlite(this.file);
+    db.exec('PRAGMA journal_mode = WAL');
     // NORMAL for the worker's bookkeeping (claims, outcomes): power loss may roll back the last
     // of those, and the message is then delivered again, with the same Idempotency-Key.
     // Enqueues switch to FULL for their commit (see flush): an accepted message is on disk.
-    db.pragma('synchronous = NORMAL');
-    db.pragma('busy_timeout = 5000');
+    db.exec('PRAGMA synchronous = NORMAL');
+    db.exec('PRAGMA busy_timeout = 5000');
     db.exec(SCHEMA);
     this.db = db;
     this.stmts = this.prepare(db);
     db.prepare("UPDATE messages SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE status = 'delivering'").run();
   }
 
-  private prepare(db: Database.Database) {
+  private prepare(db: SqlDb) {
     return {
       insert: db.prepare(`INSERT INTO messages (id, route, idempotency_key, method, path, headers, body, status, attempts, created_at, next_attempt_at, expires_at, updated_at)
         VALUES (@id, @route, @idempotencyKey, @method, @path, @headers, @body, 'queued', 0, @createdAt, @createdAt, @expiresAt, @createdAt)`),
@@ -114,7 +114,12 @@ export class SqliteStore implements QueueStore {
     };
   }
 
-  private get open_(): Database.Database {
+  /** The engine in use (better-sqlite3, or node:sqlite where that addon cannot load), for logs. */
+  get engine(): string | null {
+    return this.db?.engine ?? null;
+  }
+
+  private get open_(): SqlDb {
     if (!this.db) throw new Error('queue store is not open');
     return this.db;
   }
@@ -141,13 +146,13 @@ export class SqliteStore implements QueueStore {
     }
     let results: { message: QueueMessage; created: boolean }[];
     try {
-      db.pragma('synchronous = FULL');
-      results = db.transaction(() => batch.map(({ m }) => this.insertOne(m))).immediate();
+      db.exec('PRAGMA synchronous = FULL');
+      results = db.immediate(() => batch.map(({ m }) => this.insertOne(m)));
     } catch (err) {
       for (const p of batch) p.reject(err);
       return;
     } finally {
-      if (this.db) db.pragma('synchronous = NORMAL');
+      if (this.db) db.exec('PRAGMA synchronous = NORMAL');
     }
     batch.forEach((p, i) => p.resolve(results[i] as { message: QueueMessage; created: boolean }));
   }
@@ -170,17 +175,17 @@ export class SqliteStore implements QueueStore {
   }
 
   async claim(route: string, owner: string, limit: number, now: number, leaseMs: number): Promise<Claimed[]> {
-    return this.open_.transaction(() => {
+    return this.open_.immediate(() => {
       const rows = this.stmts.due.all({ route, now, limit }) as Row[];
       return rows.map((row) => {
         this.stmts.hold.run({ id: row.id, owner, until: now + leaseMs, now });
         return { message: toMessage({ ...row, status: 'delivering', lease_owner: owner }), lease: owner };
       });
-    }).immediate();
+    });
   }
 
   async renew(c: Claimed, owner: string, now: number, leaseMs: number): Promise<boolean> {
-    return this.stmts.renew.run({ id: c.message.id, owner, until: now + leaseMs }).changes === 1;
+    return Number(this.stmts.renew.run({ id: c.message.id, owner, until: now + leaseMs }).changes) === 1;
   }
 
   async settle(c: Claimed, owner: string, s: Settlement, now: number): Promise<boolean> {
@@ -188,18 +193,18 @@ export class SqliteStore implements QueueStore {
     const info = s.status === 'queued'
       ? this.stmts.requeue.run({ id: c.message.id, owner, attempts: s.attempts, nextAttemptAt: s.nextAttemptAt, lastProblem, now })
       : this.stmts.finish.run({ id: c.message.id, owner, status: s.status, attempts: s.attempts, lastProblem, response: s.response ? JSON.stringify(s.response) : null, now });
-    return info.changes === 1;
+    return Number(info.changes) === 1;
   }
 
   async expire(now: number): Promise<QueueMessage[]> {
-    return this.open_.transaction(() => {
+    return this.open_.immediate(() => {
       const rows = this.stmts.expired.all(now) as Row[];
       return rows.map((row) => {
         const lastProblem = JSON.stringify(expiredProblem(row, now));
         this.stmts.kill.run({ id: row.id, lastProblem, now });
         return toMessage({ ...row, status: 'dead', next_attempt_at: null, last_problem: lastProblem, updated_at: now });
       });
-    }).immediate();
+    });
   }
 
   async list(q: ListQuery): Promise<QueueMessage[]> {
@@ -228,11 +233,11 @@ export class SqliteStore implements QueueStore {
   }
 
   async purge(before: number): Promise<number> {
-    return this.stmts.purge.run(before).changes;
+    return Number(this.stmts.purge.run(before).changes);
   }
 
   async remove(id: string): Promise<boolean> {
-    return this.stmts.remove.run(id).changes === 1;
+    return Number(this.stmts.remove.run(id).changes) === 1;
   }
 
   async close(): Promise<void> {
@@ -252,7 +257,8 @@ function toMessage(r: Row): QueueMessage {
     id: r.id,
     route: r.route,
     idempotencyKey: r.idempotency_key,
-    request: { method: r.method, path: r.path, headers: JSON.parse(r.headers) as [string, string][], body: r.body },
+    // node:sqlite hands a BLOB back as a Uint8Array; better-sqlite3 as a Buffer.
+    request: { method: r.method, path: r.path, headers: JSON.parse(r.headers) as [string, string][], body: Buffer.isBuffer(r.body) ? r.body : Buffer.from(r.body as Uint8Array) },
     status: r.status,
     attempts: r.attempts,
     createdAt: r.created_at,
