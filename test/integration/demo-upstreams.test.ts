@@ -333,6 +333,7 @@ describe('demo-config.yaml', () => {
       ['/api/loan-applications', 'business'],
       ['/api/credit-reports', 'credit-bureau'],
       ['/api/documents', 'archive'],
+      ['/queued', 'business'],
       ['/app', 'business'],
       ['/api/session', 'business'],
       ['/api/cases', 'business'],
@@ -368,6 +369,7 @@ describe('demo-config.yaml', () => {
         ['GET', '/api/documents/D-5002'],
         ['POST', '/api/documents', { title: 'Offert', content: 'x' }],
         ['POST', '/auth/login', { username: 'demo', password: 'demo' }],
+        ['POST', '/queued/api/loan-applications', { orgNumber: '556447-8120', amountSek: 300000 }],
       ];
       for (const [method, path, body] of examples) {
         // Longest prefix on whole segments, as the gateway matches (SPEC §3).

@@ -11,6 +11,7 @@ import type { AdminBreaker, BreakersSnapshot, BreakerTransition } from '../../cl
 import { ACTIONS, buildCard, renderCard, updateClocks, type Action, type Card, type CardData } from './cards';
 import { $, dateTimeFmt, formatClock, h, setText } from './dom';
 import { formatDuration, REASONS, stateLabel, toMs } from './format';
+import { createQueuePanel } from './queue';
 import { createSseState, parseSseChunk, type SseEvent } from './sse-parser';
 
 const TOKEN_KEY = 'breakwater.adminToken';
@@ -242,6 +243,7 @@ function handleEvent(event: SseEvent): void {
   }
   if (event.type === 'snapshot') applySnapshot(payload as BreakersSnapshot);
   else if (event.type === 'state') applyTransition(payload as BreakerTransition);
+  else if (event.type === 'message-dead') void queuePanel.load();
 }
 
 window.addEventListener('online', function () {
@@ -426,10 +428,13 @@ async function sendAction(name: string, action: Action): Promise<void> {
 
 // --- start --------------------------------------------------------------------------------
 
+const queuePanel = createQueuePanel({ request, readBody });
+
 function start(): void {
   attempt = 0;
   setConnection('connecting', 'connecting…');
   void loadSnapshot();
+  void queuePanel.load();
   void connectStream();
 }
 
