@@ -45,6 +45,8 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
   const raw = parseYaml(readFileSync(DEMO_CONFIG_PATH, 'utf8')) as Record<string, unknown> & { upstreams: Record<string, Record<string, unknown>> };
   delete raw.listen;
   delete raw.admin;
+  // `${LOG_FORMAT:-pretty}` is interpolated by the loader, not by parseYaml; tests log nothing anyway.
+  delete raw.log;
   const urls: Record<string, string> = { business: business.url, 'credit-bureau': bureau.url, archive: archive.url, identity: identity.url };
   const intervalMs = options.healthIntervalMs ?? 200;
   for (const [name, upstream] of Object.entries(raw.upstreams)) {
