@@ -10,7 +10,7 @@ import { Metrics } from './metrics/metrics';
 import { TrustedProxies } from './proxy/forwarded-for';
 import { RouteTable } from './routing/match';
 import { Preflight } from './routing/preflight-probe';
-import { systemClock, type Clock } from './server/clock';
+import { systemClock, type Clock } from './core/clock';
 import { createClientErrorHandler, createConnectHandler } from './server/client-error';
 import { createLogger, createTrafficRequestLog } from './server/logging';
 import { createOwnEndpoints, OWN_PATHS } from './server/own-endpoints';
@@ -79,7 +79,7 @@ export class Gateway {
         log({ event: 'breaker-transition', upstream: t.name, from: t.from, to: t.to, reason: t.reason }, `breaker ${t.name}: ${t.from} → ${t.to} (${t.reason})`);
       });
     }
-    this.healthCheckers = this.registry.all().filter((u) => u.config.healthCheck).map((u) => new HealthChecker(u, { clock: this.clock, logger: this.logger }));
+    this.healthCheckers = this.registry.all().filter((u) => u.config.healthCheck).flatMap((u) => u.targets.map((t) => new HealthChecker(t, { clock: this.clock, logger: this.logger })));
     this.preflight = new Preflight({ registry: this.registry, clock: this.clock });
     this.metrics = new Metrics({ register: new Registry(), registry: this.registry, state: this.state, ownPaths: OWN_PATHS, processMetrics: deps.processMetrics });
     this.admin = new AdminServer({ token: config.admin.token, registry: this.registry, clock: this.clock, logger: this.logger, metrics: this.metrics });
@@ -181,6 +181,7 @@ export class Gateway {
     // SSE streams never end by themselves: the admin listener ends them before it closes.
     const adminClosing = this.admin.close();
     this.metrics.close();
+    this.traffic.close();
     this.registry.close();
     await Promise.all([closing, adminClosing]);
     // The server's close callback can come before the 'close' events of the responses cut

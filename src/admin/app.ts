@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { createRequestLogger } from '../server/logging';
 import { GatewayError, isGatewayError } from '../errors/gateway-error';
 import type { Metrics } from '../metrics/metrics';
-import type { Clock } from '../server/clock';
+import type { Clock } from '../core/clock';
 import { createClientErrorHandler, createConnectHandler } from '../server/client-error';
 import { hostHeaderProblem } from '../server/host-header';
 import { problemErrorHandler } from '../server/express-errors';

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors/gateway-error';
-import type { Clock } from '../server/clock';
+import type { Clock } from '../core/clock';
 import type { BreakerStateName, TransitionReason } from '../upstreams/breaker';
 import type { Upstream, UpstreamRegistry } from '../upstreams/registry';
 import type { StatsSnapshot } from '../upstreams/stats';
@@ -69,10 +69,8 @@ export interface BreakerRoutesDeps {
 const ACTIONS = {
   open: (u: Upstream, by: string) => u.breaker.forceOpen(by),
   close: (u: Upstream, by: string) => u.breaker.forceClose(by),
-  reset: (u: Upstream) => {
-    u.breaker.reset();
-    u.stats.clear();
-  },
+  // A breaker's reset clears its window too: the stats are read from it.
+  reset: (u: Upstream) => u.breaker.reset(),
 } as const;
 
 type Action = keyof typeof ACTIONS;

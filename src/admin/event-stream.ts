@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors/gateway-error';
-import type { Clock } from '../server/clock';
+import type { Clock } from '../core/clock';
 import type { Transition } from '../upstreams/breaker';
 import type { UpstreamRegistry } from '../upstreams/registry';
 import { breakersSnapshot } from './breakers';

@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors/gateway-error';
-import type { Clock } from '../server/clock';
+import type { Clock } from '../core/clock';
 import { connectProbe, httpProbe, type Probe, type ProbeResult } from '../upstreams/probe';
 import type { Upstream, UpstreamRegistry } from '../upstreams/registry';
 import type { CompiledRoute } from './match';

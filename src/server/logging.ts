@@ -3,7 +3,7 @@ import pino, { type Logger } from 'pino';
 import { pinoHttp, type HttpLogger } from 'pino-http';
 import { performance } from 'node:perf_hooks';
 import { contextOf } from './request-context';
-import { pathOf } from '../routing/request-path';
+import { pathOf } from '../core/request-path';
 import type { RequestObserver } from './traffic';
 
 /** Builds the process logger; `destination` is injectable so tests can read the lines. */

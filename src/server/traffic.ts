@@ -6,13 +6,12 @@ import { GatewayError } from '../errors/gateway-error';
 import { sendProblem } from '../errors/problem';
 import type { TrustedProxies } from '../proxy/forwarded-for';
 import { announcesBody, withoutHeaders } from '../proxy/headers';
-import { retryAfterSeconds } from '../routing/preflight';
 import type { Preflight } from '../routing/preflight-probe';
 import { unsafePathReason } from '../routing/path-safety';
 import type { RouteMatch, RouteTable } from '../routing/match';
-import { BreakerRejection, CountedFailure, IgnoredOutcome } from '../upstreams/breaker';
-import type { Upstream, UpstreamRegistry } from '../upstreams/registry';
-import type { Clock } from './clock';
+import { Relay, type RelayObserver } from '../proxy/relay';
+import type { UpstreamRegistry } from '../upstreams/registry';
+import type { Clock } from '../core/clock';
 import { hostHeaderProblem } from './host-header';
 import { contextOf, RequestContext, setContext } from './request-context';
 import { requestIdOf } from './request-id';
@@ -27,6 +26,8 @@ export type TrafficHandler = ((req: IncomingMessage, res: ServerResponse) => voi
    * flight will carry `Connection: close`, so no caller reuses a socket that is about to close.
    */
   drain(): void;
+  /** Closes the sockets kept alive towards the targets. */
+  close(): void;
 };
 
 /** Shared, mutable run state of the traffic listener. */
@@ -49,14 +50,16 @@ export interface TrafficDeps {
   observers: readonly RequestObserver[];
   /** SPEC §5 pre-flight; answers synchronously except for `preflight: probe` routes that must probe live. */
   preflight: Preflight;
+  /** Retries and retry-budget refusals, for the metrics. */
+  relayObserver?: RelayObserver;
 }
 
 /**
  * The traffic listener's request handler. Proxied requests take this lean path (match on
  * the raw request, then straight to the forwarder) because Express adds ~90 µs of CPU per
  * request; only the gateway's own endpoints go through Express.
- * Flow (SPEC §5): match route → reject bad path/method/size → pre-flight → breaker (with its
- * concurrency limit) → forward.
+ * Flow (README "Request flow"): match route → reject bad path/method/size → pre-flight →
+ * the relay (target choice, breaker with its concurrency limit, transport, retries).
  */
 export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
   const { routes, registry, clock, state, observers } = deps;
@@ -123,40 +126,22 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     send(req, res, ctx, match, body);
   }
 
-  /** After pre-flight: through the breaker (and its concurrency limit) to the upstream. */
-  function send(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, match: RouteMatch, body?: Buffer): void {
-    const { route } = match;
-    const upstream = registry.get(route.upstream);
-    const { breaker } = upstream;
-    ctx.breaker = breaker.state().value;
-    const refused = breaker.refusal();
-    if (refused) return refuse(req, res, ctx, upstream, refused);
-    req.url = match.upstreamPath;
-    setForwardedHeaders(req, deps.trustedProxies);
-    req.headers['x-request-id'] = ctx.requestId;
-    breaker
-      .run(() => upstream.forwarder.forward({ req, res, requestId: ctx.requestId, body, fail }))
-      .then(undefined, (err: unknown) => {
-        if (err instanceof CountedFailure || err instanceof IgnoredOutcome) return; // already answered
-        if (err instanceof BreakerRejection) return refuse(req, res, ctx, upstream, err);
-        fail(req, res, new GatewayError('INTERNAL_ERROR', { cause: err, detail: 'The gateway failed to handle this request.' }));
-      });
-  }
+  const trusted = deps.trustedProxies;
+  const relay = new Relay({
+    registry,
+    clock,
+    fail,
+    prepare: (req) => setForwardedHeaders(req, trusted),
+    ...(deps.relayObserver ? { observer: deps.relayObserver } : {}),
+  });
 
-  /** The breaker refused the call: nothing was sent. */
-  function refuse(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, upstream: Upstream, err: BreakerRejection): void {
-    ctx.breaker = upstream.breaker.state().value;
-    fail(req, res, err.kind === 'open'
-      ? new GatewayError('CIRCUIT_OPEN', {
-          upstream: upstream.name,
-          detail: `The circuit breaker of upstream "${upstream.name}" is open; the request was not sent.`,
-          retryAfterSeconds: retryAfterSeconds(err.retryAtMs, clock),
-        })
-      : new GatewayError('GATEWAY_OVERLOADED', {
-          upstream: upstream.name,
-          detail: `Upstream "${upstream.name}" already has ${upstream.config.maxConcurrent} requests in flight.`,
-          retryAfterSeconds: 1,
-        }));
+  /** After pre-flight: the relay picks a target, admits the call at its breaker and forwards it. */
+  function send(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, match: RouteMatch, body?: Buffer): void {
+    try {
+      relay.forward(req, res, ctx, match.route.upstream, match.upstreamPath, body);
+    } catch (err) {
+      fail(req, res, new GatewayError('INTERNAL_ERROR', { cause: err, detail: 'The gateway failed to handle this request.' }));
+    }
   }
 
   /** The one 'close' listener of every traffic response: shared, so no closure per request. */
@@ -228,6 +213,9 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
   return Object.assign(handleTraffic, {
     drain(): void {
       for (const res of open) if (!res.headersSent) res.shouldKeepAlive = false;
+    },
+    close(): void {
+      relay.close();
     },
   });
 }
