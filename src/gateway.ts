@@ -95,6 +95,7 @@ export class Gateway {
       ownPaths: OWN_PATHS,
       observers: [this.metrics.observe, createTrafficRequestLog(this.logger), ...(deps.observers ?? [])],
       preflight: this.preflight,
+      relayObserver: this.metrics.relayObserver,
     });
     this.traffic = handler;
     const l = config.listen;
