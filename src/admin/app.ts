@@ -66,7 +66,7 @@ export function createAdminApp(deps: AdminAppDeps): Express {
     }, next);
   });
   app.all(['/admin/breakers', '/admin/breakers/stream', '/metrics'], methodNotAllowed('GET, HEAD'));
-  app.all('/admin/breakers/:name/:action', (req, res, next) =>
+  app.all(['/admin/breakers/:name/:action', '/admin/breakers/:name/targets/:target/:action'], (req, res, next) =>
     isBreakerAction(req.params.action as string) ? methodNotAllowed('POST')(req, res, next) : next());
   app.use((_req, _res, next) => next(new GatewayError('ROUTE_NOT_FOUND', { detail: 'No admin endpoint at this path.' })));
 

@@ -136,7 +136,7 @@ export class EventStream {
 
   private broadcastState(t: Transition): void {
     if (this.subscribers.size === 0) return;
-    const data = JSON.stringify({ name: t.name, from: t.from, to: t.to, at: new Date(t.at).toISOString(), reason: t.reason });
+    const data = JSON.stringify({ name: t.name, target: t.target, from: t.from, to: t.to, at: new Date(t.at).toISOString(), reason: t.reason });
     const frame = `event: state\ndata: ${data}\n\n`;
     for (const sub of this.subscribers) this.send(sub, frame, false);
   }

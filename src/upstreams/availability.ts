@@ -26,13 +26,12 @@ export const initialHealth = (): HealthState => ({ state: 'unknown', since: null
 /**
  * The one rule for whether a target may be counted on (pre-flight, balancing, sticky
  * sessions, /status): its breaker is not open and its health is not down. An operator who
- * forced the breaker closed overrides health too. A pre-flight probe that failed within
- * `probeMaxAgeMs` (when given) makes it unavailable for the route asking.
+ * forced the breaker closed overrides health too. (A route with `preflight: probe` also reads
+ * the target's `lastProbe`, trusted for that route's own `preflightCacheMs`.)
  */
-export function isTargetAvailable(breaker: BreakerState, health: HealthState, probe?: ProbeRecord | null, now = 0, probeMaxAgeMs = 0): boolean {
+export function isTargetAvailable(breaker: BreakerState, health: HealthState): boolean {
   if (breaker.value === 'closed' && breaker.forced) return true;
-  if (breaker.value === 'open' || health.state === 'down') return false;
-  return !(probe && !probe.ok && probeMaxAgeMs > 0 && now - probe.at < probeMaxAgeMs);
+  return breaker.value !== 'open' && health.state !== 'down';
 }
 
 const RANK = { closed: 0, 'half-open': 1, open: 2 } as const;
