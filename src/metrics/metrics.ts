@@ -75,7 +75,7 @@ export class Metrics {
     // request-series.ts); the registry formats them like its own.
     const requests = new RequestCounter(
       'breakwater_requests_total',
-      'Requests on the traffic listener by matched route, upstream, method, HTTP status and gateway error code ("" for an upstream\'s own answer).',
+      'Requests on the traffic listener by matched route, upstream, the target that answered last ("" when none was tried), method, HTTP status and gateway error code ("" for an upstream\'s own answer).',
     );
     requests.registerIn(register);
     const duration = new RequestHistogram(
@@ -157,13 +157,13 @@ export class Metrics {
     // The set of label combinations is bounded, so a request finds its series by one string key.
     const children = new Map<string, RequestChildren>();
     /** The series of one label combination; status "" means the caller went away before any answer. */
-    const childOf = (route: string, upstream: string, method: string, status: string, code: string): RequestChildren => {
-      const key = `${route}\u0000${upstream}\u0000${method}\u0000${status}\u0000${code}`;
+    const childOf = (route: string, upstream: string, target: string, method: string, status: string, code: string): RequestChildren => {
+      const key = `${route}\u0000${upstream}\u0000${target}\u0000${method}\u0000${status}\u0000${code}`;
       let child = children.get(key);
       if (child === undefined) {
         const statusClass = status === '' ? 'aborted' : `${status.charAt(0)}xx`;
         child = {
-          count: requests.series(key, { route, upstream, method, status, status_class: statusClass, code }),
+          count: requests.series(key, { route, upstream, target, method, status, status_class: statusClass, code }),
           durationKey: `${route}\u0000${upstream}\u0000${method}\u0000${statusClass}`,
           durationLabels: { route, upstream, method, status_class: statusClass },
           duration: undefined,
@@ -174,7 +174,8 @@ export class Metrics {
     };
     this.observe = (ctx: RequestContext, req: IncomingMessage, res: ServerResponse): void => {
       const status = res.headersSent ? String(res.statusCode) : '';
-      const child = childOf(ctx.route ?? ownPathOf(req, ownPaths), ctx.upstream ?? '', methodLabel(req.method), status, ctx.code ?? '');
+      const targets = ctx.targets;
+      const child = childOf(ctx.route ?? ownPathOf(req, ownPaths), ctx.upstream ?? '', targets === undefined ? '' : (targets[targets.length - 1] as string), methodLabel(req.method), status, ctx.code ?? '');
       child.count.value++;
       (child.duration ??= duration.series(child.durationKey, child.durationLabels)).observe((performance.now() - ctx.startedAt) / 1000);
     };
@@ -183,7 +184,7 @@ export class Metrics {
       budgetRefused: (upstream) => budgetRefusals.inc({ upstream }),
     };
     // No duration sample for these: none was measured.
-    this.countRefused = (method, status, code) => void childOf('', '', methodLabel(method), String(status), code).count.value++;
+    this.countRefused = (method, status, code) => void childOf('', '', '', methodLabel(method), String(status), code).count.value++;
   }
 
   /** Prometheus text exposition of everything registered. */

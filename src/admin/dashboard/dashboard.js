@@ -469,11 +469,20 @@
   function applyTransition(t) {
     if (!t || !t.name) return;
     const at = toMs(t.at);
-    const key = t.name + '|' + at + '|' + t.from + '|' + t.to;
+    const key = t.name + '|' + (t.target || '') + '|' + at + '|' + t.from + '|' + t.to;
     if (seenTransitions.has(key)) return;
     seenTransitions.add(key);
     addTimelineEntry(t, at);
     const card = cards.get(t.name);
+    // With several targets, one target's change is not the upstream's: the next snapshot
+    // (≤ 1 s) shows both; the target's row changes at once.
+    const targets = card && card.data.targets ? card.data.targets : [];
+    if (card && targets.length > 1) {
+      upsertCard(Object.assign({}, card.data, {
+        targets: targets.map(function (x) { return x.name === t.target ? Object.assign({}, x, { state: t.to, reason: t.reason }) : x; }),
+      }));
+      return;
+    }
     if (card && (at === null || at >= (toMs(card.data.since) || 0))) {
       // Show the change at once; the next snapshot (≤ 1 s) fills in nextTrialAt and stats.
       const forced = t.reason === 'forced' && t.to !== 'half-open' ? t.to : t.reason === 'reset' ? null : card.data.forced;
@@ -526,6 +535,7 @@
     parts.reason = h('span', { class: 'reason', 'data-role': 'reason' });
     parts.forcedNote = h('p', { class: 'forced-note', 'data-role': 'forced-note', hidden: '' });
     parts.counts = h('p', { class: 'counts', 'data-role': 'counts' });
+    parts.targets = h('ul', { class: 'targets', 'data-role': 'targets', 'aria-label': 'Targets' });
     parts.message = h('p', { class: 'card-message', 'data-role': 'message', role: 'status' });
     parts.buttons = Object.keys(ACTIONS).map(function (action) {
       const button = h('button', {
@@ -553,6 +563,7 @@
         metric('Next trial', 'next-trial'),
       ]),
       parts.counts,
+      parts.targets,
       h('div', { class: 'actions' }, parts.buttons),
       parts.message,
     ]);
@@ -605,6 +616,8 @@
         : '',
     );
 
+    renderTargets(p.targets, breaker.targets || []);
+
     const health = breaker.health || {};
     p.health.dataset.health = health.state || 'unknown';
     const healthBits = [];
@@ -615,6 +628,20 @@
     const trial = toMs(breaker.nextTrialAt);
     p['next-trial'].title = trial === null ? '' : dateTimeFmt.format(new Date(trial));
     updateClocks(card);
+  }
+
+  /** One row per target: its name, breaker state and health, requests in flight. */
+  function renderTargets(list, targets) {
+    list.hidden = targets.length === 0;
+    while (list.firstChild) list.removeChild(list.firstChild);
+    targets.forEach(function (t) {
+      const health = (t.health && t.health.state) || 'unknown';
+      list.appendChild(h('li', { class: 'target', 'data-target': t.name, 'data-state': t.state }, [
+        h('span', { class: 'target-name', text: t.name }),
+        h('span', { class: 'state pill pill-' + t.state + (t.forced ? ' forced' : ''), text: stateLabel(t) }),
+        h('span', { class: 'target-health', 'data-health': health, text: health.toUpperCase() + (typeof t.inFlight === 'number' ? ' · ' + t.inFlight + ' in flight' : '') }),
+      ]));
+    });
   }
 
   /** The parts of a card that depend on the current time; run every second. */
