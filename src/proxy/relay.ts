@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../core/clock';
-import { retryAfterSeconds } from '../core/retry-after';
-import { GatewayError } from '../errors/gateway-error';
+import type { GatewayError } from '../errors/gateway-error';
 import { anyUntried, pickTarget } from '../upstreams/balancer';
 import { BreakerRejection, type Outcome, type Ticket } from '../upstreams/breaker';
 import type { UpstreamRegistry } from '../upstreams/registry';
@@ -9,17 +8,11 @@ import type { Target } from '../upstreams/target';
 import type { Upstream } from '../upstreams/upstream';
 import { relayedResponseHeaders, stripHopByHop } from './headers';
 import { allowsRetry, budgetAllows, type RetryReason } from './retry-policy';
+import { betterRefusal, refusal, sessionLost, upstreamFailure } from './relay-problems';
 import { isTls, StickyCookies } from './sticky';
-import { AttemptFailure, createTransport, invalidResponse, type Attempt, type AttemptSink, type Transport } from './transport';
-
-/** What the relay records on a request for its log line and metrics. */
-export interface RelayContext {
-  requestId: string;
-  breaker: string | undefined;
-  /** Names of the targets tried, in order. */
-  targets: string[] | undefined;
-  attempts: number;
-}
+import { AttemptFailure, invalidResponse } from './attempt';
+import { Exchange, type ExchangeOwner, type Lane, type RelayContext } from './exchange';
+import { createTransport } from './transport';
 
 /** Counters the metrics subscribe to; the relay only calls them. */
 export interface RelayObserver {
@@ -40,90 +33,6 @@ export interface RelayDeps {
   random?: () => number;
 }
 
-/** Per upstream: a transport per target, and the sticky cookies when configured. */
-interface Lane {
-  readonly upstream: Upstream;
-  readonly transports: readonly Transport[];
-  readonly sticky: StickyCookies | null;
-}
-
-/**
- * One request's trip through the relay: every attempt, its outcome, what the caller got.
- * A class so every exchange has the same shape; it is the sink of its attempts.
- */
-class Exchange implements AttemptSink {
-  attempt: Attempt | undefined = undefined;
-  target: Target | undefined = undefined;
-  ticket: Ticket = 0;
-  /** The current attempt's outcome was fed to its breaker. */
-  settled = true;
-  attemptStartedAt = 0;
-  /** A bit per target index tried. */
-  tried = 0;
-  /** Any attempt may have reached a target. */
-  forwarded = false;
-  /** Counted in the upstream's retries in flight. */
-  retrying = false;
-  failedStatus = false;
-  proxyRes: IncomingMessage | undefined = undefined;
-  done = false;
-  /** Sticky session: the cookie to set, and why the session moved. */
-  setCookie: string | undefined = undefined;
-  moved: 'down' | 'restarted' | undefined = undefined;
-  /** A sticky session pinned to its target: no retry elsewhere under `onLost: fail`. */
-  pinned = false;
-
-  constructor(
-    readonly relay: Relay,
-    readonly lane: Lane,
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
-    readonly ctx: RelayContext,
-    readonly body: Buffer | undefined,
-  ) {}
-
-  onHead(a: Attempt, proxyRes: IncomingMessage): void {
-    if (a !== this.attempt || this.done) return;
-    const status = proxyRes.statusCode as number;
-    this.failedStatus = this.lane.upstream.config.failureStatuses.includes(status);
-    if (this.failedStatus && this.relay.retryAfter(this, 'status', true)) return;
-    this.proxyRes = proxyRes;
-  }
-
-  onData(a: Attempt, chunk: Buffer): boolean {
-    if (a !== this.attempt || this.done || !this.relay.writeHead(this)) return true;
-    if (this.res.write(chunk)) return true;
-    this.res.once('drain', onCallerDrain);
-    return false;
-  }
-
-  onEnd(a: Attempt): void {
-    if (a !== this.attempt || this.done) return;
-    if (this.relay.writeHead(this)) this.res.end();
-  }
-
-  onFailure(a: Attempt, f: AttemptFailure): void {
-    if (a !== this.attempt || this.done) return;
-    this.relay.failed(this, f);
-  }
-}
-
-function onCallerDrain(this: ServerResponse): void {
-  exchanges.get(this)?.attempt?.resume();
-}
-
-function onCallerClose(this: ServerResponse): void {
-  const x = exchanges.get(this);
-  if (x) x.relay.callerClosed(x);
-}
-
-/**
- * Exchanges by their caller's response, for the shared listeners above (no closure per
- * request). Module-level only as a lookup table of live objects owned by relays; each entry
- * is removed when its response closes.
- */
-const exchanges = new Map<ServerResponse, Exchange>();
-
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /**
@@ -134,12 +43,25 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
  * `failureStatuses` status, is a failure (a timeout: a timeout); a caller going away is
  * nothing; anything else is a success.
  */
-export class Relay {
+export class Relay implements ExchangeOwner {
   private readonly lanes = new Map<string, Lane>();
   private readonly random: () => number;
+  /** Exchanges by their caller's response, for the shared listeners below (no closure per request). */
+  private readonly exchanges = new Map<ServerResponse, Exchange>();
+  readonly onCallerDrain: (this: ServerResponse) => void;
+  private readonly onCallerClose: (this: ServerResponse) => void;
 
   constructor(private readonly deps: RelayDeps) {
     this.random = deps.random ?? Math.random;
+    const exchanges = this.exchanges;
+    this.onCallerDrain = function (this: ServerResponse) {
+      exchanges.get(this)?.attempt?.resume();
+    };
+    const callerClosed = (x: Exchange): void => this.callerClosed(x);
+    this.onCallerClose = function (this: ServerResponse) {
+      const x = exchanges.get(this);
+      if (x) callerClosed(x);
+    };
     for (const u of deps.registry.all()) {
       this.lanes.set(u.name, {
         upstream: u,
@@ -154,8 +76,7 @@ export class Relay {
     const lane = this.lanes.get(upstreamName) as Lane;
     const u = lane.upstream;
     ctx.breaker = u.breaker.state().value;
-    let tried = 0;
-    let setCookie: string | undefined;
+    let pinAnew = false;
     let moved: Exchange['moved'];
     let pinned = false;
     let chosen: { target: Target; ticket: Ticket } | BreakerRejection;
@@ -167,26 +88,21 @@ export class Relay {
         pinned = sticky.settings.onLost === 'fail';
         chosen = admitAt(session.target);
       } else if (sticky.settings.onLost === 'fail') {
-        return this.deps.fail(req, res, new GatewayError('SESSION_LOST', {
-          upstream: u.name,
-          detail: lost === 'down'
-            ? `The instance of upstream "${u.name}" holding this session is unavailable; the session is lost. Nothing was forwarded.`
-            : `The instance of upstream "${u.name}" holding this session restarted; the session is lost. Nothing was forwarded.`,
-          headers: { 'Set-Cookie': sticky.clearCookie(isTls(req)) },
-        }));
+        return this.deps.fail(req, res, sessionLost(u.name, lost, sticky.clearCookie(isTls(req))));
       } else {
         moved = lost;
-        tried = 1 << session.target.index;
-        chosen = this.choose(u, tried);
+        chosen = this.choose(u, 1 << session.target.index);
         // Restarted and the only one left: the new instance it is (a new session all the same).
         if (chosen instanceof BreakerRejection && lost === 'restarted') chosen = admitAt(session.target);
-        tried = 0;
       }
     } else {
       chosen = this.choose(u, 0);
     }
-    if (chosen instanceof BreakerRejection) return this.refuse(req, res, ctx, u, chosen);
-    if (sticky && (session === null || moved !== undefined)) setCookie = '';
+    if (chosen instanceof BreakerRejection) {
+      ctx.breaker = u.breaker.state().value;
+      return this.deps.fail(req, res, refusal(chosen, u, this.deps.clock));
+    }
+    if (sticky && (session === null || moved !== undefined)) pinAnew = true;
     // Only now, with a target admitted: the refusals above cost no header work.
     req.url = upstreamPath;
     this.deps.prepare(req);
@@ -198,14 +114,13 @@ export class Relay {
     stripHopByHop(req);
     if (body) req.headers['content-length'] = String(body.length);
     const x = new Exchange(this, lane, req, res, ctx, body);
-    x.tried = tried;
-    x.setCookie = setCookie;
+    x.pinAnew = pinAnew;
     x.moved = moved;
     x.pinned = pinned;
     u.requestsInFlight++;
-    exchanges.set(res, x);
+    this.exchanges.set(res, x);
     // 'close' comes once per response; `on` spares the once-wrapper.
-    res.on('close', onCallerClose);
+    res.on('close', this.onCallerClose);
     this.start(x, chosen.target, chosen.ticket);
   }
 
@@ -276,8 +191,8 @@ export class Relay {
     }
     this.deps.observer?.retry(u.name, next.target.name, reason);
     // A session whose target failed moves with the request (onLost: failover): say so, pin anew.
-    if (x.lane.sticky && x.setCookie === undefined) {
-      x.setCookie = '';
+    if (x.lane.sticky && !x.pinAnew) {
+      x.pinAnew = true;
       x.moved = 'down';
     }
     this.start(x, next.target, next.ticket);
@@ -296,14 +211,7 @@ export class Relay {
       x.res.destroy();
       return;
     }
-    const n = x.ctx.attempts;
-    this.deps.fail(x.req, x.res, new GatewayError(f.code, {
-      forwarded: x.forwarded,
-      upstream: u.name,
-      detail: n === 1 ? detailOf(f.code, u, f.afterHead) : `${detailOf(f.code, u, f.afterHead, x.forwarded)} ${n} targets were tried.`,
-      cause: f.cause,
-      extra: { attempts: x.ctx.attempts },
-    }));
+    this.deps.fail(x.req, x.res, upstreamFailure(f, u, x.ctx.attempts, x.forwarded));
   }
 
   /** Writes the relayed status and headers before the first body byte; false when Node refused them (the caller got a problem). */
@@ -312,7 +220,7 @@ export class Relay {
     if (res.headersSent) return true;
     const proxyRes = x.proxyRes as IncomingMessage;
     const headers = relayedResponseHeaders(proxyRes.rawHeaders, x.ctx.requestId);
-    if (x.setCookie !== undefined && x.lane.sticky) headers.push('Set-Cookie', x.lane.sticky.setCookie(x.target as Target, isTls(x.req)));
+    if (x.pinAnew && x.lane.sticky) headers.push('Set-Cookie', x.lane.sticky.setCookie(x.target as Target, isTls(x.req)));
     if (x.moved !== undefined) headers.push('Breakwater-Session-Moved', x.moved);
     const status = proxyRes.statusCode as number;
     try {
@@ -330,7 +238,7 @@ export class Relay {
 
   /** The caller's response is over: relayed completely, answered with a problem, or cut (by the caller, or by us). */
   callerClosed(x: Exchange): void {
-    exchanges.delete(x.res);
+    this.exchanges.delete(x.res);
     if (x.done) return;
     x.done = true;
     if (!x.settled) {
@@ -344,22 +252,6 @@ export class Relay {
     u.requestsInFlight--;
     if (x.retrying) u.retriesInFlight--;
   }
-
-  /** Every target refused the call at admission: nothing was sent. */
-  private refuse(req: IncomingMessage, res: ServerResponse, ctx: RelayContext, u: Upstream, err: BreakerRejection): void {
-    ctx.breaker = u.breaker.state().value;
-    this.deps.fail(req, res, err.kind === 'open'
-      ? new GatewayError('CIRCUIT_OPEN', {
-          upstream: u.name,
-          detail: `The circuit breaker of upstream "${u.name}" is open; the request was not sent.`,
-          retryAfterSeconds: retryAfterSeconds(err.retryAtMs, this.deps.clock),
-        })
-      : new GatewayError('GATEWAY_OVERLOADED', {
-          upstream: u.name,
-          detail: `Upstream "${u.name}" already has ${u.config.maxConcurrent} requests in flight.`,
-          retryAfterSeconds: 1,
-        }));
-  }
 }
 
 function admitAt(t: Target): { target: Target; ticket: Ticket } | BreakerRejection {
@@ -367,31 +259,7 @@ function admitAt(t: Target): { target: Target; ticket: Ticket } | BreakerRejecti
   return r instanceof BreakerRejection ? r : { target: t, ticket: r };
 }
 
-/** An open breaker explains a refusal better than a full one; of two open ones, the sooner trial. */
-function betterRefusal(a: BreakerRejection | undefined, b: BreakerRejection): BreakerRejection {
-  if (a === undefined) return b;
-  if (a.kind !== b.kind) return a.kind === 'open' ? a : b;
-  if (a.retryAtMs === null) return b;
-  return b.retryAtMs !== null && b.retryAtMs < a.retryAtMs ? b : a;
-}
-
 /** RFC 9110 idempotent methods, or a request carrying `Idempotency-Key`: safe to send twice. */
 function isIdempotentOrKeyed(req: IncomingMessage): boolean {
   return IDEMPOTENT.has(req.method ?? '') || req.headers['idempotency-key'] !== undefined;
-}
-
-
-/** Caller-facing detail: names the upstream, never its address. `afterHead`: its response head had arrived. */
-function detailOf(code: string, u: Upstream, afterHead: boolean, sentEarlier = false): string {
-  const name = u.name;
-  const notSent = sentEarlier ? '; an earlier attempt may have reached it' : '; the request was not sent';
-  switch (code) {
-    case 'UPSTREAM_UNREACHABLE': return `Upstream "${name}" could not be reached${notSent}.`;
-    case 'UPSTREAM_TIMEOUT': return afterHead
-      ? `Upstream "${name}" sent its response headers, then nothing for ${u.config.timeoutMs} ms.`
-      : `Upstream "${name}" sent no response headers within ${u.config.timeoutMs} ms.`;
-    case 'UPSTREAM_TLS_ERROR': return `The TLS handshake with upstream "${name}" failed${notSent}.`;
-    case 'UPSTREAM_BAD_RESPONSE': return `Upstream "${name}" answered with invalid HTTP.`;
-    default: return `The connection to upstream "${name}" was lost before its answer was complete.`;
-  }
 }

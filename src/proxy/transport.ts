@@ -1,71 +1,13 @@
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP, Socket } from 'node:net';
-import { Stream } from 'node:stream';
 import type * as httpProxy from 'http-proxy';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import type { UpstreamConfig } from '../config/types';
 import { classifyFailure } from '../errors/classify';
-import type { ErrorCode } from '../errors/catalog';
+import { Attempt, AttemptFailure, BodySource, invalidResponse, NO_BODY, targetOf, type AttemptSink } from './attempt';
 import { announcesBody } from './headers';
 import { closeIdleSockets } from './idle-sockets';
-
-/** Why an attempt failed, classified (README "Error responses"); the transport's whole verdict. */
-export class AttemptFailure {
-  constructor(
-    readonly code: ErrorCode,
-    /** Whether bytes of the request may have reached the target. */
-    readonly forwarded: boolean,
-    /** The target's response head had arrived (the failure cut its body). */
-    readonly afterHead: boolean,
-    /** The failure was the target's silence beyond timeoutMs. */
-    readonly timedOut: boolean,
-    readonly cause: Error,
-  ) {}
-}
-
-/**
- * Who hears of one attempt. The transport calls these and nothing else; it never sees the
- * caller's response. After `onFailure` or `onEnd` nothing more is called.
- */
-export interface AttemptSink {
-  /** The response head arrived (with a valid status); the body follows. */
-  onHead(attempt: Attempt, res: IncomingMessage): void;
-  /** A body chunk; returning false pauses the body until `attempt.resume()`. */
-  onData(attempt: Attempt, chunk: Buffer): boolean;
-  /** The body is complete. */
-  onEnd(attempt: Attempt): void;
-  onFailure(attempt: Attempt, failure: AttemptFailure): void;
-}
-
-/** Idempotent methods a stale keep-alive socket may be retried for, once, when they carry no body. */
-const RETRY_SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-/** One try of one request at one target. A class so every attempt has the same shape. */
-export class Attempt {
-  connected = false;
-  connectTimedOut = false;
-  responseTimedOut = false;
-  /** Resent once on a fresh connection after a stale keep-alive socket broke. */
-  resent = false;
-  done = false;
-  proxyReq: ClientRequest | undefined = undefined;
-  proxyRes: IncomingMessage | undefined = undefined;
-  /** timeoutMs: first until the response headers, then for every silence in the body. */
-  timer: NodeJS.Timeout | undefined = undefined;
-  connectTimer: NodeJS.Timeout | undefined = undefined;
-
-  constructor(
-    readonly req: IncomingMessage,
-    readonly body: Buffer | undefined,
-    readonly sink: AttemptSink,
-  ) {}
-
-  /** Resumes a body the sink paused. */
-  resume(): void {
-    this.proxyRes?.resume();
-  }
-}
 
 /** One target's transport: sends attempts; `close()` frees its kept-alive sockets. */
 export interface Transport {
@@ -79,19 +21,8 @@ export interface Transport {
   close(): void;
 }
 
-/** A body read in full already (to enforce maxBodyBytes), handed to http-proxy as the stream it pipes into the target. */
-class BodySource extends Stream {
-  constructor(private readonly body: Buffer | undefined) {
-    super();
-  }
-
-  override pipe<T extends NodeJS.WritableStream>(dest: T): T {
-    if (this.body === undefined) dest.end();
-    else dest.end(this.body);
-    return dest;
-  }
-}
-const NO_BODY = new BodySource(undefined);
+/** Idempotent methods a stale keep-alive socket may be retried for, once, when they carry no body. */
+const RETRY_SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** A free keep-alive socket to a target is closed after this long idle (checked every IDLE_SWEEP_MS). */
 const IDLE_SOCKET_MS = 3500;
@@ -334,24 +265,3 @@ export function createTransport(upstream: UpstreamConfig, url: string): Transpor
   };
 }
 
-/**
- * The target in the shape http-proxy works with (that of the legacy `url.parse`), built once:
- * given a string, http-proxy would parse it again on every request.
- */
-function targetOf(url: string): { protocol: string; host: string; hostname: string; port: string; path: string; pathname: string } {
-  const u = new URL(url);
-  return {
-    protocol: u.protocol,
-    host: u.host,
-    // http.request wants an IPv6 address without its brackets.
-    hostname: u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname,
-    port: u.port,
-    path: u.pathname + u.search,
-    pathname: u.pathname,
-  };
-}
-
-/** An answer Node parsed but HTTP does not allow; classified like the parser's own errors. */
-export function invalidResponse(message: string): Error {
-  return Object.assign(new Error(message), { code: 'HPE_INVALID_RESPONSE' });
-}

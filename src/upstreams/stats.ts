@@ -118,3 +118,27 @@ export function sumSnapshots(snaps: readonly StatsSnapshot[]): StatsSnapshot {
 function maxOrNull(a: number | null, b: number | null): number | null {
   return a === null ? b : b === null ? a : Math.max(a, b);
 }
+
+/** Counts of opossum's window (what the breaker decides on), as read from its `stats`. */
+export interface DecidingWindow {
+  fires: number;
+  successes: number;
+  failures: number;
+}
+
+/** The snapshot operators see: opossum's counts, and what the side window adds to them. */
+export function snapshotOf(w: DecidingWindow, side: SideWindow, windowMs: number): StatsSnapshot {
+  const t = side.totals();
+  const failures = Math.max(0, w.failures - t.timeouts);
+  return {
+    windowMs,
+    requests: w.fires + t.rejections,
+    successes: w.successes,
+    failures,
+    timeouts: w.failures - failures,
+    rejections: t.rejections,
+    // What opossum opens on: failures (timeouts included) over the calls it was fed.
+    errorPercentage: w.fires === 0 ? 0 : Math.round((w.failures / w.fires) * 1000) / 10,
+    latencyMs: t.latencyMs,
+  };
+}
