@@ -1,16 +1,22 @@
 /** Three projects so `npm test` (unit + integration) needs nothing but `npm ci`; e2e needs Chromium. */
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
-const project = (name, extra = {}) => ({
+/*
+ * Per-project test timeouts are set by a setup file (jest.setTimeout): jest reads
+ * `testTimeout` from the root configuration only, and silently ignores it inside a project,
+ * so integration tests ran with jest's default 5 s and failed as soon as a loaded machine
+ * made one take longer.
+ */
+const project = (name, timeoutMs) => ({
   displayName: name,
   testEnvironment: 'node',
   testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
   transform: { '^.+\\.ts$': tsJest },
-  ...extra,
+  ...(timeoutMs ? { setupFilesAfterEnv: [`<rootDir>/test/helpers/timeout-${timeoutMs}.ts`] } : {}),
 });
 module.exports = {
   projects: [
     project('unit'),
-    project('integration', { testTimeout: 20000 }),
-    project('e2e', { testTimeout: 60000 }),
+    project('integration', 20000),
+    project('e2e', 60000),
   ],
 };

@@ -6,6 +6,7 @@ import { DEMO_CONFIG_PATH, startDemoUpstreams } from './demo';
 import { Gateway } from './gateway';
 import pino, { type Logger } from 'pino';
 import { TurnBatchedDestination } from './server/log-destination';
+import { chooseLogFormat, createPrettyDestination, useColor, type LogFormatSetting } from './server/log-format';
 import { createLogger } from './server/logging';
 
 /** CLI entry (SPEC §2): arguments, configuration, start, signals, exit codes. */
@@ -37,10 +38,7 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  // One write per event-loop turn rather than per line; whatever is pending goes out on exit.
-  const destination = new TurnBatchedDestination(pino.destination({ dest: 1, sync: true }));
-  process.on('exit', () => destination.flush());
-  const logger = createLogger(config.log.level, destination);
+  const logger = createLogger(config.log.level, logDestination(config.log.format));
   routeProcessWarnings(logger);
   const demo = command.configFile === null ? await startDemoUpstreams() : null;
   if (demo) logger.info({ event: 'demo', upstreams: demo.upstreams.map((u) => ({ name: u.name, url: u.url })) }, 'demo upstreams started');
@@ -66,7 +64,24 @@ async function main(): Promise<number> {
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    // Only with TLS: otherwise SIGHUP keeps its usual meaning (the process ends with its terminal).
+    if (gateway.hasTls) {
+      process.on('SIGHUP', () => {
+        logger.info({ signal: 'SIGHUP' }, 'reloading TLS certificates');
+        gateway.reloadTls();
+      });
+    }
   });
+}
+
+/** stdout for the log: pretty lines for a person at a terminal (or when configured), JSON lines otherwise. */
+function logDestination(setting: LogFormatSetting): pino.DestinationStream {
+  const terminal = process.stdout.isTTY === true;
+  if (chooseLogFormat(setting, terminal) === 'pretty') return createPrettyDestination(useColor(terminal, process.env));
+  // One write per event-loop turn rather than per line; whatever is pending goes out on exit.
+  const destination = new TurnBatchedDestination(pino.destination({ dest: 1, sync: true }));
+  process.on('exit', () => destination.flush());
+  return destination;
 }
 
 /**

@@ -1,4 +1,5 @@
-import http, { type Server } from 'node:http';
+import http from 'node:http';
+import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -7,13 +8,17 @@ import type { Logger } from 'pino';
 import { createRequestLogger } from '../server/logging';
 import { GatewayError, isGatewayError } from '../errors/gateway-error';
 import type { Metrics } from '../metrics/metrics';
+import type { TlsSettings } from '../config/types';
+import { ClientIdentity } from '../server/client-identity';
 import type { Clock } from '../core/clock';
 import { createClientErrorHandler, createConnectHandler } from '../server/client-error';
 import { hostHeaderProblem } from '../server/host-header';
 import { problemErrorHandler } from '../server/express-errors';
 import { RequestContext, setContext } from '../server/request-context';
 import { requestIdOf } from '../server/request-id';
+import { TlsListener, type TlsReload } from '../server/tls';
 import type { UpstreamRegistry } from '../upstreams/registry';
+import { AllowedHosts } from './allowed-hosts';
 import { adminAuth } from './auth';
 import { breakerRoutes, isBreakerAction } from './breakers';
 import { dashboardRoutes, isDashboardPath } from './dashboard';
@@ -27,6 +32,10 @@ export interface AdminAppDeps {
   logger: Logger;
   metrics: Metrics;
   events: EventStream;
+  /** `admin.allowedHosts`: Host names answered besides the listener's own address and localhost. */
+  allowedHosts: readonly string[];
+  /** With `admin.tls.requestCert`: every request needs a verified client certificate. */
+  identity?: ClientIdentity;
 }
 
 const methodNotAllowed = (allow: string): RequestHandler => (_req, _res, next) =>
@@ -42,14 +51,24 @@ export function createAdminApp(deps: AdminAppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   const requestLog = createRequestLogger(deps.logger);
+  const hosts = new AllowedHosts(deps.allowedHosts);
   app.use((req, res, next) => {
     const requestId = requestIdOf(req);
-    setContext(req, new RequestContext(requestId, performance.now()));
+    const ctx = new RequestContext(requestId, performance.now());
+    setContext(req, ctx);
+    const cert = deps.identity?.of(req);
+    if (cert) ctx.clientCert = cert.verified ? cert.subject : null;
     requestLog(req, res);
     res.setHeader('X-Request-Id', requestId);
     res.setHeader('Cache-Control', 'no-store');
     const badHost = hostHeaderProblem(req);
-    next(badHost ? new GatewayError('INVALID_REQUEST', { detail: `Invalid request: ${badHost}.` }) : undefined);
+    if (badHost) return next(new GatewayError('INVALID_REQUEST', { detail: `Invalid request: ${badHost}.` }));
+    if (!hosts.allows(req.headers.host, req.socket.localAddress)) {
+      return next(new GatewayError('FORBIDDEN', { detail: 'This admin listener answers only requests addressed to its own address, localhost, or a name in admin.allowedHosts.' }));
+    }
+    // mTLS on the admin listener guards everything it serves, the dashboard page included.
+    if (cert && !cert.verified) return next(new GatewayError('CLIENT_CERT_REQUIRED', { detail: `The admin listener needs a verified TLS client certificate, and ${cert.reason}.` }));
+    next();
   });
 
   app.get('/', (_req, res) => res.redirect(302, '/dashboard'));
@@ -86,21 +105,33 @@ export interface AdminServerDeps {
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
+  /** `admin.allowedHosts` (default none besides the listener's own address and localhost). */
+  allowedHosts?: readonly string[];
   /** Event stream tuning (intervals, slow-subscriber limits); defaults suit production. */
   stream?: Partial<Omit<EventStreamOptions, 'registry' | 'clock' | 'logger'>>;
+  /** `admin.tls`: HTTPS instead of HTTP. */
+  tls?: TlsSettings;
 }
+
+const ADMIN_TLS = { listener: 'admin', at: 'admin.tls' } as const;
 
 /** The admin listener: its own http.Server, the event stream, and their lifecycle. */
 export class AdminServer {
-  readonly server: Server;
+  readonly server: http.Server | https.Server;
   readonly events: EventStream;
+  private readonly tls: TlsListener | undefined;
   private closing: Promise<void> | null = null;
 
   constructor(private readonly deps: AdminServerDeps) {
     this.events = new EventStream({ registry: deps.registry, clock: deps.clock, logger: deps.logger, ...deps.stream });
-    const app = createAdminApp({ ...deps, events: this.events });
+    const identity = deps.tls?.requestCert ? new ClientIdentity() : undefined;
+    const app = createAdminApp({ ...deps, allowedHosts: deps.allowedHosts ?? [], events: this.events, identity });
     // Host is checked by the app (server/host-header.ts), so a bad one gets a problem, not Node's bare 400.
-    this.server = http.createServer({ requestTimeout: 30000, headersTimeout: 10000, keepAliveTimeout: 5000, maxHeaderSize: 16384, requireHostHeader: false }, app);
+    const options: http.ServerOptions = { requestTimeout: 30000, headersTimeout: 10000, keepAliveTimeout: 5000, maxHeaderSize: 16384, requireHostHeader: false };
+    this.tls = deps.tls ? new TlsListener({ name: ADMIN_TLS, settings: deps.tls, http: options, handshakeTimeoutMs: 10000, logger: deps.logger }, app) : undefined;
+    this.server = this.tls?.server ?? http.createServer(options, app);
+    // Node keeps 2,000 headers and drops the rest without a word; maxHeaderSize bounds them instead.
+    this.server.maxHeadersCount = 0;
     this.server.on('clientError', createClientErrorHandler(deps.logger));
     this.server.on('connect', createConnectHandler(deps.logger));
     // As on the traffic listener: an unknown expectation is ignored, not a bare 417.
@@ -111,8 +142,13 @@ export class AdminServer {
     this.server.listen(port, host);
     await once(this.server, 'listening');
     const address = this.server.address() as AddressInfo;
-    this.deps.logger.info({ event: 'listening', listener: 'admin', host: address.address, port: address.port, auth: this.deps.token !== '' }, 'admin listener up');
+    this.deps.logger.info({ event: 'listening', listener: 'admin', host: address.address, port: address.port, auth: this.deps.token !== '', ...(this.tls && this.deps.tls ? { tls: { ...this.tls.certificate, minVersion: this.deps.tls.minVersion, requestCert: this.deps.tls.requestCert } } : {}) }, 'admin listener up');
     return address;
+  }
+
+  /** SIGHUP: new certificate files for new connections; undefined when the listener has no TLS. */
+  reloadTls(): TlsReload | undefined {
+    return this.tls?.reload();
   }
 
   /** Ends the event streams first (they never end by themselves), then closes every connection. */
@@ -122,6 +158,7 @@ export class AdminServer {
       const closed = listening ? new Promise<void>((resolve) => this.server.close(() => resolve())) : Promise.resolve();
       await this.events.close();
       this.server.closeAllConnections();
+      this.tls?.destroyPending();
       await closed;
     })();
     return this.closing;

@@ -13,12 +13,25 @@ export function tokenMatches(presented: string, expected: string): boolean {
   return timingSafeEqual(digest(presented), digest(expected));
 }
 
-/** The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), or null. */
+/**
+ * The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, spaces
+ * around the token ignored), or null. Read by hand: the header comes from anyone who can
+ * connect, before authentication, and a backtracking pattern spent 0.5 s of CPU on 16 KB of
+ * spaces (SECURITY.md, "Regular expressions").
+ */
 export function bearerToken(header: string | undefined): string | null {
-  if (header === undefined) return null;
-  const match = /^Bearer +(\S.*?) *$/i.exec(header);
-  return match ? (match[1] as string) : null;
+  if (header === undefined || header.length < 8 || header.slice(0, 6).toLowerCase() !== 'bearer' || header[6] !== ' ') return null;
+  let start = 7;
+  while (header.charCodeAt(start) === 32) start++;
+  let end = header.length;
+  while (end > start && header.charCodeAt(end - 1) === 32) end--;
+  // Like the token68 of RFC 9110 §11.2, a token starts with a visible character.
+  if (end === start || isSpace(header[start] as string)) return null;
+  return header.slice(start, end);
 }
+
+/** One character: a fixed, bounded test. */
+const isSpace = (c: string): boolean => c.trim() === '';
 
 const CHALLENGE = 'Bearer realm="breakwater-admin"';
 

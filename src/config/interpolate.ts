@@ -1,5 +1,9 @@
-/** `${NAME}` or `${NAME:-default}`; names follow POSIX shell variable rules. */
-const PATTERN = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+/**
+ * One `${NAME}` or `${NAME:-default}` reference as a pattern source, for the published JSON
+ * Schema (editors match whole values with it). The gateway itself finds references with a
+ * hand-written scanner (markReferences), never with this pattern.
+ */
+export const REFERENCE_SOURCE = '\\$\\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\\}';
 /** What stands in for a reference while the file is parsed: plain text in YAML and in a JSON string. */
 const PREFIX = '__breakwater_env_';
 const placeholder = (i: number): string => `${PREFIX}${i}__`;
@@ -54,18 +58,55 @@ export function markReferences(text: string, format: 'yaml' | 'json'): MarkedTex
   const references: Reference[] = [];
   const lineStarts = [0];
   for (let i = 0; i < text.length; i++) if (text[i] === '\n') lineStarts.push(i + 1);
-  const lineOf = (offset: number): number => {
-    let line = 0;
-    while (line + 1 < lineStarts.length && (lineStarts[line + 1] as number) <= offset) line++;
-    return line + 1;
-  };
   const inString = format === 'json' ? jsonStringMask(text) : null;
-  const marked = text.replace(PATTERN, (_m, name: string, fallback: string | undefined, offset: number) => {
+  // Scanned by hand, each character once: a pattern such as /\$\{…(?::-([^}]*))?\}/g went
+  // quadratic on a file of many unclosed `${a:-` (SECURITY.md, "Regular expressions").
+  let out = '';
+  let copied = 0;
+  for (let at = text.indexOf('${'); at !== -1; at = text.indexOf('${', at)) {
+    const ref = referenceAt(text, at);
+    if (ref === 'unclosed') break; // no `}` anywhere after: no later reference can close either
+    if (ref === null) {
+      at += 2;
+      continue;
+    }
     const token = placeholder(references.length);
-    references.push({ name, fallback, line: lineOf(offset) });
-    return inString === null || inString[offset] ? token : `"${token}"`;
-  });
-  return { text: marked, references };
+    references.push({ name: ref.name, fallback: ref.fallback, line: lineOf(lineStarts, at) });
+    out += text.slice(copied, at) + (inString === null || inString[at] ? token : `"${token}"`);
+    at = copied = ref.end;
+  }
+  return { text: out + text.slice(copied), references };
+}
+
+/**
+ * The `${NAME}` or `${NAME:-default}` at `at` (names follow POSIX shell variable rules), with
+ * the offset just past it; null when none starts there, 'unclosed' when a default never ends.
+ */
+function referenceAt(text: string, at: number): { name: string; fallback: string | undefined; end: number } | null | 'unclosed' {
+  let i = at + 2;
+  if (!isNameChar(text.charCodeAt(i), true)) return null;
+  while (isNameChar(text.charCodeAt(i), false)) i++;
+  const name = text.slice(at + 2, i);
+  if (text.charCodeAt(i) === 125 /* } */) return { name, fallback: undefined, end: i + 1 };
+  if (text.charCodeAt(i) !== 58 /* : */ || text.charCodeAt(i + 1) !== 45 /* - */) return null;
+  const close = text.indexOf('}', i + 2);
+  return close === -1 ? 'unclosed' : { name, fallback: text.slice(i + 2, close), end: close + 1 };
+}
+
+function isNameChar(c: number, first: boolean): boolean {
+  return c === 95 || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (!first && c >= 48 && c <= 57);
+}
+
+/** The 1-based line of `offset`, by binary search over the lines' start offsets. */
+function lineOf(lineStarts: readonly number[], offset: number): number {
+  let lo = 0;
+  let hi = lineStarts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if ((lineStarts[mid] as number) <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo + 1;
 }
 
 /** Puts the variables' values where the placeholders ended up in the parsed document (keys included). */

@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { upstreamReading } from '../core/path-reading';
 import { markReferences, resolveReferences } from './interpolate';
+import { describeReadFailure } from './read-failure';
+import { tlsFileIssues } from './tls-files';
 import { configSchema, isUpstreamName, NAME_RULE, type RawConfig } from './schema';
 import type { GatewayConfig, UpstreamConfig } from './types';
 
@@ -14,16 +17,6 @@ export class ConfigError extends Error {
   }
 }
 
-/** Why a file could not be read, in words; other codes are shown as they are. */
-const READ_FAILURES: Readonly<Record<string, string>> = {
-  ENOENT: 'no such file',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EISDIR: 'is a directory',
-  ENOTDIR: 'a part of the path is not a directory',
-  ELOOP: 'too many symbolic links',
-};
-
 /**
  * The configuration file cannot be read at all. There is nothing to validate, so the whole
  * message is one line naming the file and the reason; `issues` keeps the usual form.
@@ -32,8 +25,7 @@ export class ConfigFileError extends ConfigError {
   constructor(readonly file: string, readonly code: string) {
     super([`${file}: cannot read file (${code})`]);
     this.name = 'ConfigFileError';
-    const reason = READ_FAILURES[code];
-    this.message = `${file}: cannot read file (${code})${reason ? `: ${reason}` : ''}`;
+    this.message = `${file}: ${describeReadFailure(code)}`;
   }
 }
 
@@ -122,7 +114,7 @@ export function parseConfig(raw: unknown): GatewayConfig {
   // reportInput: zod 4 leaves `issue.input` out otherwise, and describeIssue needs it to tell
   // a missing key from a value of the wrong type.
   const result = configSchema.safeParse(raw, { reportInput: true, error: houseMessage });
-  const issues = [...(result.success ? [] : withoutFollowUps(result.error.issues).flatMap(describeIssue)), ...crossCheck(raw)];
+  const issues = [...(result.success ? [] : withoutFollowUps(result.error.issues).flatMap(describeIssue)), ...crossCheck(raw), ...tlsFileIssues(raw)];
   if (!result.success || issues.length > 0) throw new ConfigError(issues);
   return deepFreeze(resolve(result.data));
 }
@@ -194,6 +186,7 @@ function crossCheck(raw: unknown): string[] {
   // An empty mapping is a mapping too: `upstreams: {}` leaves every route's upstream unknown.
   const names = isObject(raw.upstreams) ? new Set(Object.keys(raw.upstreams)) : null;
   const seen = new Map<string, number>();
+  const readings = new Map<string, number>();
   const routes = Array.isArray(raw.routes) ? raw.routes : [];
   routes.forEach((route, i) => {
     if (!isObject(route)) return;
@@ -207,8 +200,13 @@ function crossCheck(raw: unknown): string[] {
     }
     if (typeof route.path === 'string') {
       const first = seen.get(route.path);
+      const reading = upstreamReading(route.path) ?? route.path;
+      const alike = readings.get(reading);
       if (first !== undefined) issues.push(`routes[${i}].path: duplicate of routes[${first}].path "${route.path}"`);
+      // The gateway refuses a path an upstream reads as another route's; two routes read alike cannot be told apart.
+      else if (alike !== undefined) issues.push(`routes[${i}].path: reads as routes[${alike}].path "${String((routes[alike] as { path: string }).path)}" to an upstream that folds case or drops ";" parameters`);
       else seen.set(route.path, i);
+      if (alike === undefined) readings.set(reading, i);
     }
   });
   if (isObject(raw.upstreams)) {
@@ -236,6 +234,7 @@ function crossCheck(raw: unknown): string[] {
   }
   const listen = isObject(raw.listen) ? raw.listen : {};
   const admin = isObject(raw.admin) ? raw.admin : {};
+  issues.push(...tlsCrossCheck(listen, admin, routes));
   const listenPort = listen.port ?? 8080;
   const adminPort = admin.port ?? 9090;
   if (typeof listenPort === 'number' && listenPort !== 0 && listenPort === adminPort) {
@@ -244,10 +243,29 @@ function crossCheck(raw: unknown): string[] {
   return issues;
 }
 
+/**
+ * A client certificate is only worth asking for when there is a CA to verify it against (without
+ * one, Node would accept any certificate from a public CA), and a route or header that relies
+ * on one needs the traffic listener to ask for it.
+ */
+function tlsCrossCheck(listen: Record<string, unknown>, admin: Record<string, unknown>, routes: readonly unknown[]): string[] {
+  const issues: string[] = [];
+  for (const [at, section] of [['listen', listen], ['admin', admin]] as const) {
+    const tls = section.tls;
+    if (isObject(tls) && tls.requestCert === true && tls.ca === undefined) issues.push(`${at}.tls.ca: required with requestCert: true (callers' certificates are verified against it)`);
+  }
+  const asks = isObject(listen.tls) && listen.tls.requestCert === true;
+  if (isObject(listen.tls) && listen.tls.clientCertHeader !== undefined && !asks) issues.push('listen.tls.clientCertHeader: needs listen.tls.requestCert: true');
+  routes.forEach((route, i) => {
+    if (isObject(route) && route.clientCert === 'required' && !asks) issues.push(`routes[${i}].clientCert: required needs listen.tls with requestCert: true`);
+  });
+  return issues;
+}
+
 function resolve(raw: RawConfig): GatewayConfig {
   const d = raw.defaults;
   const upstreams: UpstreamConfig[] = Object.entries(raw.upstreams).map(([name, u]) => {
-    const targets = (u.targets ?? [{ url: u.url as string }]).map((t, i) => ({ name: t.name ?? `${name}-${i + 1}`, url: t.url.replace(/\/+$/, '') }));
+    const targets = (u.targets ?? [{ url: u.url as string }]).map((t, i) => ({ name: t.name ?? `${name}-${i + 1}`, url: withoutTrailingSlashes(t.url) }));
     return {
     name,
     url: (targets[0] as { url: string }).url,
@@ -277,4 +295,11 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
+}
+
+/** `url` without the slashes it ends with (by hand: a pattern like /\/+$/ is quadratic on many slashes). */
+function withoutTrailingSlashes(url: string): string {
+  let end = url.length;
+  while (end > 0 && url.charCodeAt(end - 1) === 47) end--;
+  return url.slice(0, end);
 }

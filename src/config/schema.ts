@@ -27,6 +27,8 @@ const MAX_TIMER_MS = 2147483647;
 const ms = (base: z.ZodNumber) => base.max(MAX_TIMER_MS, `expected at most ${MAX_TIMER_MS} ms (about 24.8 days)`);
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+/** The upstream name rule as a pattern, for the published JSON Schema. */
+export const UPSTREAM_NAME = NAME;
 /** Says exactly what NAME allows. */
 export const NAME_RULE = 'expected an upstream name (1-63 letters, digits, ".", "_" or "-", starting with a letter or digit)';
 export const isUpstreamName = (s: string): boolean => NAME.test(s);
@@ -42,6 +44,21 @@ const cidr = z.string().refine((s) => {
   if (rest.length > 0 || version === 0) return false;
   return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128));
 }, 'expected an IP address or CIDR such as 10.0.0.0/8 or fd00::/8');
+
+/** RFC 9110 §5.1: a header name is a token. */
+const headerName = () => z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header name').transform((h) => h.toLowerCase());
+
+/*
+ * Identity and override headers an upstream might believe, removed from the requests of
+ * callers that are not trusted proxies: each lets a caller claim another address, URL or
+ * method than the gateway saw (an upstream that audits by X-Real-IP or honours
+ * X-HTTP-Method-Override is fooled, and a route's `methods` bypassed).
+ */
+export const DEFAULT_UNTRUSTED_HEADERS = Object.freeze([
+  'x-real-ip', 'true-client-ip', 'x-client-ip', 'cf-connecting-ip', 'x-cluster-client-ip',
+  'x-forwarded-port', 'x-forwarded-prefix', 'x-forwarded-server', 'x-forwarded-scheme', 'x-forwarded-ssl',
+  'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-method-override', 'x-http-method',
+]);
 
 const percentage = () => z.number({ error: 'expected a percentage (1-100)' }).min(1, 'expected a percentage (1-100)').max(100, 'expected a percentage (1-100)');
 
@@ -152,6 +169,39 @@ export const upstreamSchema = z.strictObject({
   }).optional(),
 });
 
+/*
+ * TLS on the gateway's own listeners (docs/tls.md). Paths name PEM files; they are read and
+ * checked when the configuration is loaded (config/tls-files.ts) and read again on SIGHUP.
+ */
+const pemPath = () => z.string({ error: 'expected the path of a PEM file' }).min(1, 'expected the path of a PEM file');
+/** Below TLS 1.2 is not offered at all: OpenSSL 3 refuses 1.0 and 1.1 at its default security level anyway. */
+export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Headers the gateway sets or strips itself, or that frame the request: never a place for the client's subject. */
+const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'expect',
+  'proxy-authorization', 'proxy-connection', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'authorization', 'cookie']);
+const listenerTls = {
+  /** PEM certificate chain the listener presents (leaf first). */
+  cert: pemPath(),
+  /** PEM private key of `cert` (unencrypted). */
+  key: pemPath(),
+  /** PEM CA bundle that callers' certificates are verified against (needed with `requestCert`). */
+  ca: pemPath().optional(),
+  /** Ask callers for a certificate; it is verified against `ca`, and routes may require it. */
+  requestCert: z.boolean().default(false),
+  /** Lowest TLS version accepted. */
+  minVersion: z.enum(TLS_VERSIONS, { error: `expected one of ${TLS_VERSIONS.join(', ')}` }).default('TLSv1.2'),
+};
+export const listenTlsSchema = z.strictObject({
+  ...listenerTls,
+  /** Request header that carries the verified client certificate's subject upstream; the caller's own copy is always removed. */
+  clientCertHeader: z.string({ error: 'expected a header name' })
+    .regex(HEADER_NAME, 'expected a header name such as X-Client-Cert-Subject')
+    .refine((h) => !RESERVED_HEADERS.has(h.toLowerCase()), 'expected a header of its own, not one the gateway sets, strips or relies on')
+    .optional(),
+});
+export const adminTlsSchema = z.strictObject(listenerTls);
+
 export const routeSchema = z.strictObject({
   /** Prefix matched on whole segments; the longest matching prefix wins. */
   path: z.string().regex(/^\/([A-Za-z0-9._~!$&'()*+,;=:@-]+(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)*)?$/, 'expected a path such as /api/loans (no trailing slash, no dot-segments)')
@@ -169,9 +219,13 @@ export const routeSchema = z.strictObject({
   preflight: z.enum(['state', 'probe']).default('state'),
   /** With `preflight: probe`, how long a probe result is trusted. */
   preflightCacheMs: ms(posInt()).default(1000),
+  /** `required`: callers without a verified client certificate get CLIENT_CERT_REQUIRED (needs `listen.tls.requestCert`). */
+  clientCert: z.enum(['required', 'optional'], { error: 'expected required or optional' }).default('optional'),
 });
 
 export const configSchema = z.strictObject({
+  /** Where an editor finds the JSON Schema of this file (docs/configuration.md); ignored by the gateway. */
+  $schema: z.string().optional(),
   listen: z.strictObject({
     host: host().default('0.0.0.0'),
     port: port().default(8080),
@@ -185,12 +239,24 @@ export const configSchema = z.strictObject({
     keepAliveTimeoutMs: ms(posInt()).default(5000),
     /** Largest request head accepted, in bytes (beyond it: 431). */
     maxHeaderBytes: posInt().default(16384),
+    /** Headers removed from callers that are not trusted proxies (X-Real-IP is then set from the peer). */
+    untrustedHeaders: z.array(headerName()).default([...DEFAULT_UNTRUSTED_HEADERS]),
+    /** Caller connections open at once; beyond it a new one gets 503 GATEWAY_OVERLOADED. Default: from the file-descriptor limit. */
+    maxConnections: posInt().optional(),
+    /** A caller that accepts no bytes of its response for this long is cut, and its upstream request aborted. */
+    sendTimeoutMs: ms(posInt()).default(30000),
+    /** HTTPS on the traffic listener; absent: plain HTTP. */
+    tls: listenTlsSchema.optional(),
   }).prefault({}),
   admin: z.strictObject({
     host: host().default('127.0.0.1'),
     port: port().default(9090),
     /** Bearer token for the admin listener; empty means read-only access without a token. */
     token: z.string().nullable().default('').transform((t) => t ?? ''),
+    /** Host names the admin listener answers besides its own address and localhost (DNS-rebinding guard). */
+    allowedHosts: z.array(host()).default([]),
+    /** HTTPS on the admin listener; with `requestCert`, every admin request needs a verified client certificate. */
+    tls: adminTlsSchema.optional(),
   }).prefault({}),
   shutdown: z.strictObject({
     /** How long in-flight requests may take to finish after SIGTERM/SIGINT. */
@@ -198,6 +264,8 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** `auto`: readable lines (pino-pretty) when stdout is a terminal, JSON lines otherwise. */
+    format: z.enum(['auto', 'json', 'pretty']).default('auto'),
   }).prefault({}),
   defaults: upstreamDefaultsSchema.prefault({}),
   /*

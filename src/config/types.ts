@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { breakerSchema, healthCheckSchema, retrySchema, routeSchema, configSchema, stickySchema } from './schema';
+import type { adminTlsSchema, breakerSchema, healthCheckSchema, listenTlsSchema, retrySchema, routeSchema, configSchema, stickySchema } from './schema';
 
 type DeepReadonly<T> = T extends (infer E)[] ? readonly DeepReadonly<E>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
 
@@ -14,6 +14,10 @@ export interface TargetConfig {
   readonly name: string;
   readonly url: string;
 }
+/** `admin.tls`: what every TLS listener has. */
+export type TlsSettings = DeepReadonly<z.output<typeof adminTlsSchema>>;
+/** `listen.tls`: a TLS listener that may pass the client's subject upstream. */
+export type ListenTlsSettings = DeepReadonly<z.output<typeof listenTlsSchema>>;
 
 /** One upstream with the `defaults` section merged in. */
 export interface UpstreamConfig {

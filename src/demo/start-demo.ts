@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { startDemoUpstream, type DemoKind, type DemoUpstream } from './demo-upstream';
 
-/** The demo's simulated systems: the business layer runs as two instances (README "Failover"). */
+/** The demo's simulated systems: the business layer runs as two instances (docs/failover.md). */
 export const DEMO_INSTANCES: readonly { readonly name: string; readonly kind: DemoKind }[] = Object.freeze([
   { name: 'business', kind: 'business' },
   { name: 'credit-bureau', kind: 'credit-bureau' },
@@ -11,7 +11,7 @@ export const DEMO_INSTANCES: readonly { readonly name: string; readonly kind: De
 ]);
 
 /** The ports the bundled demo configuration (demo-config.yaml) expects its upstreams on, by instance name. */
-export const DEMO_PORTS: Readonly<Record<string, number>> = Object.freeze({ business: 9001, 'credit-bureau': 9002, archive: 9003, 'business-2': 9004 });
+export const DEMO_PORTS: Readonly<Record<string, number>> = Object.freeze({ business: 9001, 'credit-bureau': 9002, archive: 9003, 'business-2': 9005 });
 
 /**
  * The bundled demo configuration. tsc does not copy .yaml files into dist/, so when this

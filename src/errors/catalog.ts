@@ -21,6 +21,11 @@ export const CATALOG = {
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large', transient: false, forwarded: false },
   UNAUTHORIZED: { status: 401, title: 'Missing or invalid admin token', transient: false, forwarded: false },
   FORBIDDEN: { status: 403, title: 'Admin action not permitted', transient: false, forwarded: false },
+  /*
+   * Not 401: RFC 9110 makes a 401 carry a WWW-Authenticate challenge, and a TLS client
+   * certificate is no HTTP authentication scheme. The caller must connect again with one.
+   */
+  CLIENT_CERT_REQUIRED: { status: 403, title: 'A verified client certificate is required', transient: false, forwarded: false },
   CIRCUIT_OPEN: { status: 503, title: 'Circuit breaker is open', transient: true, forwarded: false },
   DEPENDENCY_UNAVAILABLE: { status: 503, title: 'A required dependency is unavailable', transient: true, forwarded: false },
   UPSTREAM_UNREACHABLE: { status: 502, title: 'Upstream could not be reached', transient: true, forwarded: false },

@@ -23,7 +23,14 @@ export interface Classification {
   forwarded: boolean;
 }
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EADDRNOTAVAIL']);
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
+
+/**
+ * The gateway's own resources ran out (file descriptors, buffers, memory, local ports for
+ * connect): no fault of the upstream, which must not be blamed for it (its breaker does not
+ * count these). The request was not sent.
+ */
+const LOCAL_RESOURCES = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL']);
 
 const TLS = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
@@ -45,6 +52,7 @@ export function classifyFailure(f: FailureContext): Classification {
 function classifyAttempt(f: FailureContext): Classification {
   if (f.code === 'EOPENBREAKER') return { code: 'CIRCUIT_OPEN', forwarded: false };
   if (f.code === 'ESEMLOCKED') return { code: 'GATEWAY_OVERLOADED', forwarded: false };
+  if (LOCAL_RESOURCES.has(f.code ?? '')) return { code: 'GATEWAY_OVERLOADED', forwarded: false };
   if (f.connectTimedOut) return { code: 'UPSTREAM_UNREACHABLE', forwarded: false };
   if (f.responseTimedOut) return { code: 'UPSTREAM_TIMEOUT', forwarded: true };
   const code = f.code ?? '';

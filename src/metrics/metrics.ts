@@ -61,7 +61,7 @@ export class Metrics {
    * headers too large or too slow, CONNECT): no route, no upstream, no duration.
    */
   readonly countRefused: (method: string | undefined, status: number, code: string) => void;
-  /** Retries on another target and retries the budget refused (README "Failover"). */
+  /** Retries on another target and retries the budget refused (docs/failover.md). */
   readonly relayObserver: RelayObserver;
   private readonly detach: (() => void)[] = [];
 

@@ -3,7 +3,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { Stream } from 'node:stream';
 import type { ErrorCode } from '../errors/catalog';
 
-/** Why an attempt failed, classified (README "Error responses"); the transport's whole verdict. */
+/** Why an attempt failed, classified (docs/errors.md); the transport's whole verdict. */
 export class AttemptFailure {
   constructor(
     readonly code: ErrorCode,
@@ -44,6 +44,14 @@ export class Attempt {
   /** timeoutMs: first until the response headers, then for every silence in the body. */
   timer: NodeJS.Timeout | undefined = undefined;
   connectTimer: NodeJS.Timeout | undefined = undefined;
+  /** When `timer` and `connectTimer` are due (performance.now()), to tell a stall of ours from the target's. */
+  timerDueAt = 0;
+  connectDueAt = 0;
+  /** `timer` is the one extra wait after a stall (src/core/stall.ts), not timeoutMs long: refresh() must not reuse it. */
+  timerIsGrace = false;
+  /** Each timer waits out a stall of ours once per attempt. */
+  timerGraceGiven = false;
+  connectGraceGiven = false;
 
   constructor(
     readonly req: IncomingMessage,

@@ -6,7 +6,7 @@ import type { Upstream } from '../upstreams/upstream';
 import type { AttemptFailure } from './attempt';
 
 /*
- * The problems the relay answers with (README "Error responses"): their wording names the
+ * The problems the relay answers with (docs/errors.md): their wording names the
  * upstream, never an address.
  */
 
@@ -44,6 +44,7 @@ export function upstreamFailure(f: AttemptFailure, u: Upstream, attempts: number
     detail: attempts === 1 ? detailOf(f.code, u, f.afterHead) : `${detailOf(f.code, u, f.afterHead, forwarded)} ${attempts} targets were tried.`,
     cause: f.cause,
     extra: { attempts },
+    ...(f.code === 'GATEWAY_OVERLOADED' ? { retryAfterSeconds: 1 } : {}),
   });
 }
 
@@ -66,6 +67,7 @@ function detailOf(code: string, u: Upstream, afterHead: boolean, sentEarlier = f
       : `Upstream "${name}" sent no response headers within ${u.config.timeoutMs} ms.`;
     case 'UPSTREAM_TLS_ERROR': return `The TLS handshake with upstream "${name}" failed${notSent}.`;
     case 'UPSTREAM_BAD_RESPONSE': return `Upstream "${name}" answered with invalid HTTP.`;
+    case 'GATEWAY_OVERLOADED': return `The gateway has run out of local resources (file descriptors or ports) to reach upstream "${name}"; the request was not sent.`;
     default: return `The connection to upstream "${name}" was lost before its answer was complete.`;
   }
 }

@@ -36,7 +36,7 @@ export interface RelayDeps {
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /**
- * The caller's side of forwarding (README "Failover"): picks the target, admits the call at
+ * The caller's side of forwarding (docs/failover.md): picks the target, admits the call at
  * its breaker, sends attempts through the target's transport, retries on another target
  * where the rules and the budget allow, relays the answer, and renders the one problem when
  * there is none. One rule feeds every breaker: an attempt that failed, or answered with a
@@ -202,8 +202,11 @@ export class Relay implements ExchangeOwner {
   /** The current attempt failed: another target, or the problem (or a cut connection, once the caller has the head). */
   failed(x: Exchange, f: AttemptFailure): void {
     const reason: RetryReason = f.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : f.code === 'UPSTREAM_CONNECTION_LOST' ? 'connection-lost' : f.forwarded ? 'other' : 'not-forwarded';
-    if (!x.res.headersSent && this.retryAfter(x, reason, f.forwarded)) return;
-    this.settle(x, f.timedOut ? 'timeout' : 'failure');
+    // The gateway's own exhaustion (file descriptors, ports) is no failure of the target's:
+    // its breaker must not open for it, and another target would fare no better.
+    const local = f.code === 'GATEWAY_OVERLOADED';
+    if (!local && !x.res.headersSent && this.retryAfter(x, reason, f.forwarded)) return;
+    this.settle(x, local ? 'ignored' : f.timedOut ? 'timeout' : 'failure');
     x.forwarded ||= f.forwarded;
     const u = x.lane.upstream;
     if (x.res.headersSent) {

@@ -5,7 +5,7 @@ import type { Upstream } from '../upstreams/upstream';
 export type RetryReason = 'not-forwarded' | 'connection-lost' | 'timeout' | 'status' | 'other';
 
 /**
- * The retry rules (README "Failover"): nothing forwarded (refused, connect timeout, TLS)
+ * The retry rules (docs/failover.md): nothing forwarded (refused, connect timeout, TLS)
  * → any method; forwarded → only an idempotent or keyed request, and only after a lost
  * connection or a failureStatuses answer (before any byte of it went to the caller),
  * or a timeout with `onTimeout: true`. A POST without a key is never sent twice.

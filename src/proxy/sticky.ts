@@ -5,7 +5,7 @@ import type { Target } from '../upstreams/target';
 import type { Upstream } from '../upstreams/upstream';
 
 /**
- * Sticky-session cookies (README "Failover"). The value is `<target token>.<instance token>`:
+ * Sticky-session cookies (docs/failover.md). The value is `<target token>.<instance token>`:
  * hashes of the upstream and target names, and of the target's instance id when the cookie
  * was set ("0" when none was known). It names neither address nor host, and every gateway
  * replica with the same configuration computes the same tokens, so any replica sends a

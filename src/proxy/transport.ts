@@ -1,9 +1,11 @@
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type * as httpProxy from 'http-proxy';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import type { UpstreamConfig } from '../config/types';
+import { lostToStall } from '../core/stall';
 import { classifyFailure } from '../errors/classify';
 import { Attempt, AttemptFailure, BodySource, invalidResponse, NO_BODY, targetOf, type AttemptSink } from './attempt';
 import { announcesBody } from './headers';
@@ -23,6 +25,9 @@ export interface Transport {
 
 /** Idempotent methods a stale keep-alive socket may be retried for, once, when they carry no body. */
 const RETRY_SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Response headers at which Node's client starts dropping them (its parser's 2,000 entries). */
+const MAX_RESPONSE_HEADERS = 1000;
 
 /** A free keep-alive socket to a target is closed after this long idle (checked every IDLE_SWEEP_MS). */
 const IDLE_SOCKET_MS = 3500;
@@ -103,6 +108,7 @@ export function createTransport(upstream: UpstreamConfig, url: string): Transpor
     // http-proxy pipes `options.buffer` into the target request.
     const options = a.body === undefined ? bodylessOptions : { ...baseOptions, buffer: new BodySource(a.body) };
     a.timer = setTimeout(onDeadline, upstream.timeoutMs, a);
+    a.timerDueAt = performance.now() + upstream.timeoutMs;
     proxyServer.web(a.req, inert, options, onError);
   }
 
@@ -119,6 +125,7 @@ export function createTransport(upstream: UpstreamConfig, url: string): Transpor
     const socket = proxyReq.socket as Socket | null;
     if (socket && socket.connecting) {
       a.connectTimer = setTimeout(onConnectTimeout, upstream.connectTimeoutMs, a);
+      a.connectDueAt = performance.now() + upstream.connectTimeoutMs;
       // For https the connection is up only after the TLS handshake (connectTimeoutMs covers
       // both), and no request byte is written before it: a stalled handshake is unreachable.
       socket.once(isHttps ? 'secureConnect' : 'connect', () => {
@@ -131,6 +138,13 @@ export function createTransport(upstream: UpstreamConfig, url: string): Transpor
   }
 
   function onConnectTimeout(a: Attempt): void {
+    // Fired late: our process was stalled, and the connection may stand unread in the kernel.
+    const lost = a.connectGraceGiven ? 0 : lostToStall(a.connectDueAt, performance.now(), upstream.connectTimeoutMs);
+    if (lost > 0) {
+      a.connectGraceGiven = true;
+      a.connectTimer = setTimeout(onConnectTimeout, lost, a);
+      return;
+    }
     a.connectTimedOut = true;
     a.proxyReq?.destroy(new Error('connect timeout'));
   }
@@ -138,6 +152,15 @@ export function createTransport(upstream: UpstreamConfig, url: string): Transpor
   /** timeoutMs ran out: before the headers, the target is too slow; after them, its body stalled. */
   function onDeadline(a: Attempt): void {
     if (a.done) return;
+    // Fired late: our process was stalled, and the target's answer may lie unread in the
+    // socket (due timers run before pending I/O is read). Wait once for the time lost.
+    const lost = a.timerGraceGiven ? 0 : lostToStall(a.timerDueAt, performance.now(), upstream.timeoutMs);
+    if (lost > 0) {
+      a.timerGraceGiven = true;
+      a.timerIsGrace = true;
+      a.timer = setTimeout(onDeadline, lost, a);
+      return;
+    }
     const proxyRes = a.proxyRes;
     if (proxyRes === undefined) {
       // timeoutMs runs from the start, so it can expire while the connection is still being
@@ -152,7 +175,7 @@ export function createTransport(upstream: UpstreamConfig, url: string): Transpor
     // The body is all here and the caller is still reading it: that is not the target's silence.
     if (proxyRes.complete) return;
     // Paused by the sink: the time the caller takes to read (back-pressure) is not the target's silence either.
-    if (proxyRes.isPaused()) return void a.timer?.refresh();
+    if (proxyRes.isPaused()) return refreshDeadline(a);
     a.responseTimedOut = true;
     proxyRes.destroy();
   }
@@ -170,8 +193,15 @@ export function createTransport(upstream: UpstreamConfig, url: string): Transpor
       proxyRes.destroy();
       return onError(invalidResponse(`invalid status code ${status}`), req);
     }
+    // Node's client keeps the first ~1,000 response headers and drops the rest without a
+    // word (its parser is set up before any option of ours can reach it): an answer that
+    // reaches that many is refused rather than relayed cut.
+    if (proxyRes.rawHeaders.length >= 2 * MAX_RESPONSE_HEADERS) {
+      proxyRes.destroy();
+      return onError(invalidResponse(`${MAX_RESPONSE_HEADERS} response headers or more`), req);
+    }
     a.proxyRes = proxyRes;
-    a.timer?.refresh();
+    refreshDeadline(a);
     byRes.set(proxyRes, a);
     // Shared listeners: no closure per request.
     proxyRes.on('data', onBodyData);
@@ -185,8 +215,20 @@ export function createTransport(upstream: UpstreamConfig, url: string): Transpor
     if (a === undefined || a.done) return;
     // After the headers, timeoutMs bounds every silence in the body as well: a target that
     // stops sending mid-body must not hold the caller forever.
-    a.timer?.refresh();
+    refreshDeadline(a);
     if (!a.sink.onData(a, chunk) && !a.done) this.pause();
+  }
+
+  /** timeoutMs from now. */
+  function refreshDeadline(a: Attempt): void {
+    if (a.timerIsGrace) {
+      clearTimeout(a.timer);
+      a.timer = setTimeout(onDeadline, upstream.timeoutMs, a);
+      a.timerIsGrace = false;
+    } else {
+      a.timer?.refresh();
+    }
+    a.timerDueAt = performance.now() + upstream.timeoutMs;
   }
 
   function onBodyEnd(this: IncomingMessage): void {
@@ -223,6 +265,7 @@ export function createTransport(upstream: UpstreamConfig, url: string): Transpor
       a.resent = true;
       a.proxyReq = undefined;
       a.connected = false;
+      a.timerGraceGiven = a.connectGraceGiven = a.timerIsGrace = false;
       clearTimeout(a.timer);
       clearTimeout(a.connectTimer);
       start(a);

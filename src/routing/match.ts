@@ -1,4 +1,5 @@
 import type { RouteConfig } from '../config/types';
+import { upstreamReading } from '../core/path-reading';
 
 /** A route with what the hot path needs precomputed. */
 export interface CompiledRoute {
@@ -20,37 +21,72 @@ export interface RouteMatch {
 /**
  * Whole-segment prefix matching: `/api` matches `/api` and `/api/x`, never `/apix`; the
  * longest prefix wins. Lookup walks the request path's own prefixes, longest first,
- * through a map, so its cost depends on the path's depth, not on the number of routes.
+ * through a map, starting at the depth of the deepest route: its cost depends on the
+ * routes' depth, not on the number of routes or on how deep a caller makes its path.
  */
 export class RouteTable {
   private readonly byPath = new Map<string, CompiledRoute>();
+  /** The same routes by the path an upstream would read (see upstreamReading). */
+  private readonly byReading = new Map<string, CompiledRoute>();
+  /** Segments in the deepest route path. */
+  private readonly maxDepth: number;
 
   constructor(routes: readonly RouteConfig[]) {
+    let maxDepth = 0;
     for (const config of routes) {
       const methods = config.methods ? new Set<string>(config.methods) : null;
       if (methods?.has('GET')) methods.add('HEAD');
-      this.byPath.set(config.path, {
+      const route: CompiledRoute = {
         config,
         path: config.path,
         upstream: config.upstream,
         methods,
         allow: methods ? [...methods].join(', ') : '',
-      });
+      };
+      this.byPath.set(config.path, route);
+      // Configuration refuses two routes that read alike, so no reading is taken twice.
+      this.byReading.set(upstreamReading(config.path) ?? config.path, route);
+      maxDepth = Math.max(maxDepth, segmentsOf(config.path));
     }
+    this.maxDepth = maxDepth;
   }
 
   /** Finds the route for a safe origin-form target (see unsafePathReason). */
   match(target: string): RouteMatch | null {
     const q = target.indexOf('?');
-    const path = q === -1 ? target : target.slice(0, q);
+    const route = this.lookup(this.byPath, q === -1 ? target : target.slice(0, q));
+    return route ? { route, upstreamPath: upstreamPathOf(route, target) } : null;
+  }
+
+  /**
+   * The route an upstream's reading of `path` (no query) would match, when that reading
+   * differs from the path; undefined when it reads as itself.
+   */
+  matchReading(path: string): CompiledRoute | null | undefined {
+    const reading = upstreamReading(path);
+    return reading === null ? undefined : this.lookup(this.byReading, reading);
+  }
+
+  private lookup(routes: ReadonlyMap<string, CompiledRoute>, path: string): CompiledRoute | null {
     let candidate = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+    // Deeper prefixes than the deepest route cannot match: cut there at once.
+    let slash = 0;
+    for (let n = 0; n < this.maxDepth && slash !== -1; n++) slash = candidate.indexOf('/', slash + 1);
+    if (slash !== -1) candidate = candidate.slice(0, slash);
     for (;;) {
-      const route = this.byPath.get(candidate === '' ? '/' : candidate);
-      if (route) return { route, upstreamPath: upstreamPathOf(route, target) };
+      const route = routes.get(candidate === '' ? '/' : candidate);
+      if (route) return route;
       if (candidate === '' || candidate === '/') return null;
       candidate = candidate.slice(0, candidate.lastIndexOf('/'));
     }
   }
+}
+
+/** `/` has none, `/api/loans` two. */
+function segmentsOf(path: string): number {
+  let n = 0;
+  for (let i = 0; i < path.length; i++) if (path.charCodeAt(i) === 47) n++;
+  return path === '/' ? 0 : n;
 }
 
 function upstreamPathOf(route: CompiledRoute, target: string): string {

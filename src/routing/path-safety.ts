@@ -11,7 +11,7 @@ export function unsafePathReason(target: string): string | null {
   const q = target.indexOf('?');
   const path = q === -1 ? target : target.slice(0, q);
   // Fast path: the common case has none of the characters that need a closer look.
-  if (!/[%.\\/]{2}|%|\\|\/\.|[^\x21-\x7e]/.test(path) && !path.endsWith('/.')) return null;
+  if (!/[%.\\/]{2}|%|\\|[^\x21-\x7e]/.test(path) && !path.endsWith('/.')) return null;
   if (/[^\x21-\x7e]/.test(target)) return 'the request target contains characters that must be percent-encoded';
   if (path.includes('\\')) return 'backslashes are not allowed in paths';
   if (path.includes('//')) return 'empty path segments are not allowed';

@@ -79,16 +79,59 @@ interface RawHead {
  * the data it was parsing), so the problem and the log line can name the caller's path and
  * keep its id. Best effort: undefined when those bytes do not start with a request line
  * (a head sent in pieces, or a timeout, which has no packet).
+ * Read by hand, in one pass, without regular expressions: these bytes come from whoever
+ * connected, and a backtracking pattern over 64 KB of spaces froze the process for seconds
+ * (SECURITY.md, "Regular expressions").
  */
 function headOf(packet: unknown): RawHead | undefined {
   if (!Buffer.isBuffer(packet)) return undefined;
   const text = packet.toString('latin1', 0, Math.min(packet.length, 65536));
-  const line = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP\/\d\.\d\r?\n/.exec(text);
+  const lineEnd = text.indexOf('\n');
+  if (lineEnd === -1) return undefined;
+  const line = requestLineOf(text.slice(0, text.charCodeAt(lineEnd - 1) === 13 ? lineEnd - 1 : lineEnd));
   if (!line) return undefined;
-  const end = text.search(/\r?\n\r?\n/);
-  const id = /\nx-request-id:[ \t]*([^\r\n]*?)[ \t]*\r?\n/i.exec(end === -1 ? text : text.slice(0, end + 2));
   // No header decides anything for these codes (none is retryable), so none is kept.
-  return { method: line[1] as string, url: line[2] as string, headers: {}, requestId: id?.[1] };
+  return { method: line.method, url: line.url, headers: {}, requestId: headerValue(text, lineEnd + 1, 'x-request-id') };
+}
+
+/** `METHOD SP target SP HTTP/d.d`, or undefined. */
+function requestLineOf(line: string): { method: string; url: string } | undefined {
+  const sp1 = line.indexOf(' ');
+  const sp2 = sp1 === -1 ? -1 : line.indexOf(' ', sp1 + 1);
+  if (sp1 <= 0 || sp2 === -1 || sp2 === sp1 + 1) return undefined;
+  const method = line.slice(0, sp1);
+  const version = line.slice(sp2 + 1);
+  if (!isToken(method) || version.length !== 8 || !version.startsWith('HTTP/') || version[6] !== '.') return undefined;
+  if (!isDigit(version.charCodeAt(5)) || !isDigit(version.charCodeAt(7))) return undefined;
+  return { method, url: line.slice(sp1 + 1, sp2) };
+}
+
+/** The trimmed value of the first header `name` (lower case) in the head starting at `from`. */
+function headerValue(text: string, from: number, name: string): string | undefined {
+  let at = from;
+  while (at < text.length) {
+    let end = text.indexOf('\n', at);
+    if (end === -1) end = text.length;
+    const lineEnd = text.charCodeAt(end - 1) === 13 ? end - 1 : end;
+    if (lineEnd === at) return undefined; // the empty line: the head is over
+    if (text.charCodeAt(at + name.length) === 58 /* : */ && text.slice(at, at + name.length).toLowerCase() === name) {
+      return text.slice(at + name.length + 1, lineEnd).trim();
+    }
+    at = end + 1;
+  }
+  return undefined;
+}
+
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+
+/** RFC 9110 token characters. */
+function isToken(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ok = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || "!#$%&'*+.^_`|~-".includes(s[i] as string);
+    if (!ok) return false;
+  }
+  return s.length > 0;
 }
 
 /** Counts a request answered on the raw socket (Metrics.countRefused). */
@@ -126,7 +169,7 @@ function logLine(logger: Logger, requestId: string, req: Pick<IncomingMessage, '
 const NO_REQUEST = { method: undefined, headers: {}, url: '/' };
 
 /** Writes `err` as a complete problem response on a socket no ServerResponse owns, then ends it. */
-function answerOnSocket(socket: Duplex, err: GatewayError, req: Pick<IncomingMessage, 'method' | 'headers' | 'url'>, requestId: string): void {
+export function answerOnSocket(socket: Duplex, err: GatewayError, req: Pick<IncomingMessage, 'method' | 'headers' | 'url'>, requestId: string): void {
   if (!socket.writable) {
     socket.destroy();
     return;

@@ -48,7 +48,8 @@ export function createOwnEndpoints(deps: OwnEndpointDeps): Express & ((req: Inco
     res.json(computeStatus(deps.registry, deps.instance, deps.state.draining, deps.routes));
   });
 
-  app.all(/.*/, (req, _res, next) => {
+  // A middleware, not app.all(/.*/): no pattern runs over the caller's path.
+  app.use((_req, _res, next) => {
     next(Object.assign(new Error('method not allowed'), { status: 405, allow: 'GET, HEAD' }));
   });
   app.use(problemErrorHandler());

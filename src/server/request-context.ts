@@ -21,6 +21,8 @@ export class RequestContext {
   targets: string[] | undefined = undefined;
   /** Attempts made (each at a different target). */
   attempts = 0;
+  /** On a listener with `requestCert`: the verified client certificate's subject, or null; undefined elsewhere. */
+  clientCert: string | null | undefined = undefined;
 
   constructor(
     readonly requestId: string,

@@ -1,19 +1,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors/gateway-error';
 import { sendProblem } from '../errors/problem';
-import type { TrustedProxies } from '../proxy/forwarded-for';
-import { announcesBody, withoutHeaders } from '../proxy/headers';
+import type { CallerIdentity } from '../proxy/caller-identity';
+import { announcesBody } from '../proxy/headers';
 import type { Preflight } from '../routing/preflight-probe';
 import { unsafePathReason } from '../routing/path-safety';
 import type { RouteMatch, RouteTable } from '../routing/match';
 import { Relay, type RelayObserver } from '../proxy/relay';
 import type { UpstreamRegistry } from '../upstreams/registry';
 import type { Clock } from '../core/clock';
+import { setClientCertHeader, type ClientIdentity } from './client-identity';
 import { hostHeaderProblem } from './host-header';
 import { contextOf, RequestContext, setContext } from './request-context';
+import { pathOf } from '../core/request-path';
+import type { ConnectionLimit } from './connection-limit';
+import { PipelineGate } from './pipeline';
+import { SendTimeout } from './send-timeout';
 import { requestIdOf } from './request-id';
 
 /** Called once per request when its response is over (finished or aborted). */
@@ -26,7 +30,7 @@ export type TrafficHandler = ((req: IncomingMessage, res: ServerResponse) => voi
    * flight will carry `Connection: close`, so no caller reuses a socket that is about to close.
    */
   drain(): void;
-  /** Closes the sockets kept alive towards the targets. */
+  /** Stops the send-timeout sweep and closes the sockets kept alive towards the targets. */
   close(): void;
 };
 
@@ -42,7 +46,8 @@ export interface TrafficDeps {
   registry: UpstreamRegistry;
   clock: Clock;
   logger: Logger;
-  trustedProxies: TrustedProxies;
+  /** Sets X-Forwarded-*, X-Real-IP and drops the untrusted headers (listen.trustedProxies, listen.untrustedHeaders). */
+  callerIdentity: CallerIdentity;
   state: TrafficState;
   /** The gateway's own endpoints (/healthz, /readyz, /status), served by Express. */
   ownEndpoints: (req: IncomingMessage, res: ServerResponse) => void;
@@ -52,6 +57,12 @@ export interface TrafficDeps {
   preflight: Preflight;
   /** Retries and retry-budget refusals, for the metrics. */
   relayObserver?: RelayObserver;
+  /** listen.sendTimeoutMs: a caller that accepts no bytes for this long is cut. */
+  sendTimeoutMs: number;
+  /** listen.maxConnections: requests on connections past it are refused. */
+  connectionLimit: ConnectionLimit;
+  /** With `listen.tls.requestCert`: the callers' certificates, and the header that carries the subject upstream. */
+  clientCert?: { identity: ClientIdentity; header: string | undefined };
 }
 
 /**
@@ -65,6 +76,8 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
   const { routes, registry, clock, state, observers } = deps;
   /** Responses not over yet, so that drain() can reach them. */
   const open = new Set<ServerResponse>();
+  const pipeline = new PipelineGate();
+  const sendTimeout = new SendTimeout(deps.sendTimeoutMs, clock, () => open);
 
   function fail(req: IncomingMessage, res: ServerResponse, err: GatewayError): void {
     const ctx = contextOf(req);
@@ -81,33 +94,10 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
   }
 
   function onDone(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
-    // Once per response, whichever close came first (see closeQueued).
+    // Once per response, whichever close came first (see PipelineGate).
     if (!open.delete(res)) return;
     state.inFlight--;
-    (req.socket as WithQueued)[QUEUED]?.delete(res);
     for (const observe of observers) observe(ctx, req, res);
-  }
-
-  /**
-   * A pipelined request's response waits in Node's queue without a socket, and if the caller
-   * hangs up first, Node never closes it: it would stay in flight (and its upstream request
-   * open) for good. The connection's own 'close' closes what is still queued on it.
-   */
-  function trackQueued(socket: WithQueued, res: ServerResponse): void {
-    let queued = socket[QUEUED];
-    if (queued === undefined) {
-      queued = socket[QUEUED] = new Set();
-      socket.once('close', closeQueued);
-    }
-    queued.add(res);
-  }
-
-  function closeQueued(this: WithQueued): void {
-    const queued = this[QUEUED];
-    if (queued === undefined) return;
-    this[QUEUED] = undefined;
-    // 'close' is what every listener of a response (the forwarder's too) waits for to let go.
-    for (const res of queued) if (open.has(res)) res.emit('close');
   }
 
   function forward(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, match: RouteMatch, body?: Buffer): void {
@@ -126,12 +116,15 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     send(req, res, ctx, match, body);
   }
 
-  const trusted = deps.trustedProxies;
   const relay = new Relay({
     registry,
     clock,
     fail,
-    prepare: (req) => setForwardedHeaders(req, trusted),
+    // Once per request, before its first attempt: who the caller is, as the upstreams see it.
+    prepare: (req) => {
+      deps.callerIdentity.apply(req);
+      if (deps.clientCert?.header !== undefined) setClientCertHeader(req, deps.clientCert.header, deps.clientCert.identity.of(req));
+    },
     ...(deps.relayObserver ? { observer: deps.relayObserver } : {}),
   });
 
@@ -156,8 +149,21 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     state.inFlight++;
     open.add(res);
     res.on('close', onClose);
-    if (res.socket === null) trackQueued(req.socket as WithQueued, res);
     if (state.draining) res.shouldKeepAlive = false;
+    // A pipelined request waits for its turn (no socket yet) before anything of it is handled.
+    if (res.socket === null) pipeline.admit(req.socket, res, () => handle(req, res, ctx));
+    else handle(req, res, ctx);
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
+    if (state.draining) res.shouldKeepAlive = false;
+    if (deps.connectionLimit.isRefused(req.socket)) {
+      res.shouldKeepAlive = false;
+      ctx.path = pathOf(req.url);
+      return fail(req, res, new GatewayError('GATEWAY_OVERLOADED', { detail: `The gateway already serves ${deps.connectionLimit.max} connections, its limit; this one closes.`, retryAfterSeconds: 1 }));
+    }
+    const cert = deps.clientCert?.identity.of(req);
+    if (cert) ctx.clientCert = cert.verified ? cert.subject : null;
     try {
       const badHost = hostHeaderProblem(req);
       if (badHost) return fail(req, res, new GatewayError('INVALID_REQUEST', { detail: `Invalid request: ${badHost}.` }));
@@ -177,8 +183,19 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
         ctx.upstream = match.route.upstream;
       }
       if (state.draining) return fail(req, res, new GatewayError('GATEWAY_SHUTTING_DOWN', { upstream: ctx.upstream, detail: 'The gateway is shutting down; send the request again to another instance.', retryAfterSeconds: 1 }));
+      // A path an upstream reads as another route's would escape that route's methods and
+      // limits (README "Request flow"): refused, as dot-segments are, never normalised.
+      const reading = routes.matchReading(ctx.path);
+      if (reading !== undefined && reading !== null && reading !== match?.route) {
+        return fail(req, res, new GatewayError('INVALID_REQUEST', { upstream: match?.route.upstream, detail: READS_AS_ANOTHER_ROUTE }));
+      }
       if (!match) return fail(req, res, new GatewayError('ROUTE_NOT_FOUND', { detail: 'No route is configured for this path.' }));
       const { route } = match;
+      // Before anything else about the route (methods, size): a caller without a certificate learns only that it needs one.
+      if (route.config.clientCert === 'required' && cert?.verified !== true) {
+        const why = cert === undefined || cert.verified ? 'the listener does not ask for one' : cert.reason;
+        return fail(req, res, new GatewayError('CLIENT_CERT_REQUIRED', { upstream: route.upstream, detail: `This route needs a verified TLS client certificate, and ${why}. Nothing was forwarded.` }));
+      }
       if (route.methods && !route.methods.has(req.method ?? '')) {
         return fail(req, res, new GatewayError('METHOD_NOT_ALLOWED', { upstream: route.upstream, detail: `Method ${req.method} is not allowed on ${route.path}.`, headers: { Allow: route.allow } }));
       }
@@ -215,10 +232,13 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
       for (const res of open) if (!res.headersSent) res.shouldKeepAlive = false;
     },
     close(): void {
+      sendTimeout.close();
       relay.close();
     },
   });
 }
+
+const READS_AS_ANOTHER_ROUTE = 'Invalid request target: read the way many upstreams read paths (unreserved percent-encodings decoded, ";" parameters removed, case folded), it would match a different route.';
 
 function isChunkedOnly(te: string): boolean {
   return te.length === 7 ? te.toLowerCase() === 'chunked' : te.trim().toLowerCase() === 'chunked';
@@ -229,9 +249,6 @@ function isContinueExpected(req: IncomingMessage): boolean {
   return expect !== undefined && expect.trim().toLowerCase() === '100-continue';
 }
 
-const QUEUED = Symbol('breakwater.queued');
-/** A caller's connection, with the pipelined responses still waiting in Node's queue on it. */
-type WithQueued = Socket & { [QUEUED]?: Set<ServerResponse> };
 
 /** The route's upstream is named (SPEC §4: "the upstream concerned"), though nothing reached it. */
 function tooLarge(max: number, upstream: string): GatewayError {
@@ -257,31 +274,3 @@ function readBody(req: IncomingMessage, max: number, done: (body: Buffer | null)
   req.on('data', onData);
   req.on('end', onEnd);
 }
-
-/**
- * SPEC §5: X-Forwarded-* describe what the gateway itself saw; a caller's own values are kept
- * (and appended to) only when the peer is a trusted proxy. `Forwarded` from an untrusted
- * peer is dropped for the same reason.
- */
-function setForwardedHeaders(req: IncomingMessage, trusted: TrustedProxies): void {
-  const peer = req.socket.remoteAddress ?? '';
-  const proto = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
-  if (trusted.trusts(peer)) {
-    const h = req.headers;
-    h['x-forwarded-for'] = h['x-forwarded-for'] ? `${h['x-forwarded-for']}, ${peer}` : peer;
-    h['x-forwarded-proto'] ??= proto;
-    if (h['x-forwarded-host'] === undefined && h.host !== undefined) h['x-forwarded-host'] = h.host;
-    return;
-  }
-  // A copy rather than `delete` when the caller's own values must go (see stripHopByHop).
-  if (req.headers.forwarded !== undefined || (req.headers.host === undefined && req.headers['x-forwarded-host'] !== undefined)) {
-    req.headers = withoutHeaders(req.headers, UNTRUSTED_ONLY);
-  }
-  const h = req.headers;
-  h['x-forwarded-for'] = peer;
-  h['x-forwarded-proto'] = proto;
-  if (h.host !== undefined) h['x-forwarded-host'] = h.host;
-}
-
-/** Headers only a trusted peer may send on: dropped from an untrusted one's request unless the gateway sets them. */
-const UNTRUSTED_ONLY: ReadonlySet<string> = new Set(['forwarded', 'x-forwarded-host']);

@@ -1,6 +1,6 @@
 import type { BreakerState } from './breaker';
 
-/** What active health checks know of a target (README "Health checks", /status). */
+/** What active health checks know of a target (docs/configuration.md "Health checks", /status). */
 export interface HealthState {
   /** `unknown` when the upstream has no healthCheck, or before the first verdict. */
   state: 'up' | 'down' | 'unknown';

@@ -46,7 +46,7 @@ export interface HealthCheckerDeps {
 export const JITTER = 0.1;
 
 /**
- * Active health checks of one target (README "Health checks"). Probes `healthCheck.path` every
+ * Active health checks of one target (docs/configuration.md "Health checks"). Probes `healthCheck.path` every
  * `intervalMs` (± 10 % jitter; the first probe within the first 10 % of an interval), one
  * at a time, and keeps `upstream.health` current:
  *

@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
+import { startDeadline } from '../core/stall';
 import type { UpstreamConfig } from '../config/types';
 
 /** What one probe of an upstream found out. */
@@ -98,14 +99,14 @@ function bounded(
     const done = (result: ProbeResult): void => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      deadline.clear();
       signal?.removeEventListener('abort', onAbort);
       opened.connection?.destroy();
       resolve(result);
     };
     const onAbort = (): void => done({ ok: false, error: 'aborted' });
-    const timer = setTimeout(() => done({ ok: false, error: 'timeout' }), timeoutMs);
-    timer.unref();
+    // A stall of the gateway's own process is not the upstream's timeout (src/core/stall.ts).
+    const deadline = startDeadline(() => done({ ok: false, error: 'timeout' }), timeoutMs, { unref: true });
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
     opened.connection = start(done);

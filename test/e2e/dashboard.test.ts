@@ -2,7 +2,7 @@
  * The dashboard in Debian's Chromium (SPEC §7 GET /dashboard): it asks for the admin token,
  * shows a breaker tripped by a real failing upstream as OPEN within 2 s and CLOSED again
  * after recovery, and lets an operator force a breaker open after a confirmation.
- * Saves docs/dashboard.png (the README's screenshot).
+ * Saves docs/dashboard.png (the screenshot in docs/operations.md).
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';

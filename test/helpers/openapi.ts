@@ -4,7 +4,9 @@
  * status and content type. No validator library is installed, so this is a compact one for
  * the JSON Schema subset the document uses: type (also as a list, with 'null'), nullable,
  * required, properties, additionalProperties, enum, const, items, minItems, minimum,
- * maximum, minLength, pattern, allOf/anyOf/oneOf/not, $ref (local) and format date-time.
+ * maximum, exclusiveMinimum/exclusiveMaximum (draft-06+ numbers), minLength, pattern,
+ * minProperties, propertyNames, allOf/anyOf/oneOf/not, $ref (local) and format date-time; the
+ * configuration's JSON Schema (schema/gateway.schema.json) is held to it the same way.
  * Keywords it does not know are ignored, as JSON Schema says annotations are.
  */
 import { readFileSync } from 'node:fs';
@@ -89,6 +91,8 @@ export function validate(schema: Schema, value: unknown, doc: Doc = openapi(), a
   if (typeof value === 'number') {
     if (typeof schema.minimum === 'number' && value < schema.minimum) fail(`below the minimum ${schema.minimum}`);
     if (typeof schema.maximum === 'number' && value > schema.maximum) fail(`above the maximum ${schema.maximum}`);
+    if (typeof schema.exclusiveMinimum === 'number' && value <= schema.exclusiveMinimum) fail(`not above ${schema.exclusiveMinimum}`);
+    if (typeof schema.exclusiveMaximum === 'number' && value >= schema.exclusiveMaximum) fail(`not below ${schema.exclusiveMaximum}`);
   }
   if (Array.isArray(value)) {
     if (typeof schema.minItems === 'number' && value.length < schema.minItems) fail(`fewer than ${schema.minItems} items`);
@@ -96,6 +100,8 @@ export function validate(schema: Schema, value: unknown, doc: Doc = openapi(), a
   }
   if (isObject(value)) {
     for (const name of (schema.required as string[] | undefined) ?? []) if (!(name in value)) fail(`missing required member ${name}`);
+    if (typeof schema.minProperties === 'number' && Object.keys(value).length < schema.minProperties) fail(`fewer than ${schema.minProperties} members`);
+    if (isObject(schema.propertyNames)) for (const name of Object.keys(value)) errors.push(...validate(schema.propertyNames, name, doc, `${at}[${JSON.stringify(name)}] (name)`));
     const props = (schema.properties ?? {}) as Record<string, Schema>;
     for (const [name, v] of Object.entries(value)) {
       const sub = props[name];

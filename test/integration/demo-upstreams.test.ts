@@ -303,7 +303,7 @@ describe('startDemoUpstreams', () => {
   });
 
   it('defaults to the ports of the demo configuration', () => {
-    expect(DEMO_PORTS).toEqual({ business: 9001, 'credit-bureau': 9002, archive: 9003, 'business-2': 9004 });
+    expect(DEMO_PORTS).toEqual({ business: 9001, 'credit-bureau': 9002, archive: 9003, 'business-2': 9005 });
   });
 });
 

@@ -690,6 +690,18 @@ ${table}
 Breaker column: how the upstream's rolling statistics counted the exchange. Timeouts count
 towards the error percentage like failures. TLS errors are not transient (\`retryable: false\`)
 but still count against the breaker: a misconfigured certificate keeps failing.
+
+## Hostile input
+
+Faults a caller causes on purpose are tested on real sockets too; every one is answered with
+a problem from the catalog (or a closed connection) and reaches no upstream. See SECURITY.md
+for the limits and their defaults.
+
+| Suite | What it covers |
+| --- | --- |
+| \`test/integration/hostile-input.test.ts\` | paths that escape a route, open-proxy targets, request smuggling and bad framing, oversized and slow requests, spoofed \`X-Forwarded-*\`, hop-by-hop tricks, \`__proto__\` in configuration |
+| \`test/integration/hostile-attack.test.ts\` | 14–64 KB heads, tokens and paths built to make a parser backtrack (\`/healthz\` must keep answering within 400 ms); paths an upstream reads as another route (\`%6c\`, \`;x\`, case) → 400; identity and method-override headers stripped, \`X-Real-IP\` set; 1,000 pipelined requests never read → handled one at a time and cut after \`listen.sendTimeoutMs\`, a slow reader never cut; \`listen.maxConnections\` → 503 \`GATEWAY_OVERLOADED\`; admin \`Host\` allow-list (DNS rebinding) → 403; 1,000+ response headers → 502, 3,000 request headers all forwarded |
+| \`test/integration/fd-exhaustion.test.ts\` | the gateway out of file descriptors (\`ulimit -n 64\`): 503 \`GATEWAY_OVERLOADED\`, \`forwarded: false\`, \`/healthz\` still answers, the upstream's breaker stays closed |
 `;
 }
 

@@ -31,6 +31,11 @@ describe('classifyFailure', () => {
     ['the retry timed out waiting for headers', { responseTimedOut: true, connected: true, sentEarlier: true }, 'UPSTREAM_TIMEOUT', true],
     ['opossum: breaker open', { code: 'EOPENBREAKER' }, 'CIRCUIT_OPEN', false],
     ['opossum: semaphore full', { code: 'ESEMLOCKED' }, 'GATEWAY_OVERLOADED', false],
+    ['the gateway is out of file descriptors', { code: 'EMFILE' }, 'GATEWAY_OVERLOADED', false],
+    ['the system is out of file descriptors', { code: 'ENFILE' }, 'GATEWAY_OVERLOADED', false],
+    ['no buffer space', { code: 'ENOBUFS' }, 'GATEWAY_OVERLOADED', false],
+    ['out of memory', { code: 'ENOMEM' }, 'GATEWAY_OVERLOADED', false],
+    ['no local port left for connect', { code: 'EADDRNOTAVAIL' }, 'GATEWAY_OVERLOADED', false],
   ])('%s → %s (forwarded %s)', (_what, failure, code, forwarded) => {
     expect(classifyFailure(ctx(failure))).toEqual({ code, forwarded });
   });

@@ -63,6 +63,16 @@ describe('openapi helper validator', () => {
     expect(errs({ type: 'integer' }, 1.5)).toEqual(['$: expected integer, got number']);
   });
 
+  it('handles exclusive bounds, minProperties and propertyNames', () => {
+    expect(errs({ type: 'integer', exclusiveMinimum: 0, exclusiveMaximum: 10 }, 5)).toEqual([]);
+    expect(errs({ type: 'integer', exclusiveMinimum: 0 }, 0)).toEqual(['$: not above 0']);
+    expect(errs({ type: 'integer', exclusiveMaximum: 10 }, 10)).toEqual(['$: not below 10']);
+    const names = { type: 'object', minProperties: 1, propertyNames: { pattern: '^[a-z]+$' } };
+    expect(errs(names, { ok: 1 })).toEqual([]);
+    expect(errs(names, {})).toEqual(['$: fewer than 1 members']);
+    expect(errs(names, { Bad: 1 })).toEqual(['$["Bad"] (name): does not match ^[a-z]+$']);
+  });
+
   it('finds a response schema by status, status range and $ref, and names what is missing', () => {
     expect(responseSchema('/x', 'GET', 200, 'application/json', doc)).toEqual({ $ref: '#/components/schemas/Thing' });
     expect(responseSchema('/x', 'get', 503, 'application/problem+json', doc)).toEqual({ type: 'object', required: ['code'] });

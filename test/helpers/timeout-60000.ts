@@ -1,0 +1,2 @@
+/** Setup file of a jest project (jest.config.js): every test and hook of it may take up to 60 s. */
+jest.setTimeout(60000);
