@@ -41,6 +41,8 @@ export interface BenchOptions {
   profile: boolean;
   /** Where results.json and RESULTS.md go; null: bench/ for a full run, a temp dir otherwise. */
   out: string | null;
+  /** Messages of the queued-delivery run, per store (bench/queue.ts); 0 skips it. */
+  queueMessages: number;
 }
 
 export class UsageError extends Error {}
@@ -73,6 +75,7 @@ memory run of (d). Writes results.json and RESULTS.md.
                           meanwhile (30; quick 0; 0: off)
   --profile               also run (d) under node --cpu-prof; the .cpuprofile goes to OUT/profiles
   --target-node-flags F   node flags for every target process, e.g. "--max-semi-space-size=8"
+  --queue-messages N      messages of the queued-delivery run per store, 0 to skip (2000; quick 500)
   --render                measure nothing; re-render OUT/results.json into RESULTS.md
   --strict                exit 1 when a target is missed
   --out DIR               where results go (bench/ for a full run of all targets without
@@ -102,6 +105,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     targetNodeFlags: [],
     render: false,
     out: null,
+    queueMessages: quick ? 500 : 2000,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -134,6 +138,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       case '--profile': o.profile = true; break;
       case '--render': o.render = true; break;
       case '--out': o.out = value(); break;
+      case '--queue-messages': o.queueMessages = Math.round(num(0)); break;
       case '--target-node-flags': o.targetNodeFlags = value().split(/\s+/).filter(Boolean); break;
       case '--only': {
         const ids = value().split(',').map((s) => s.trim()).filter(Boolean);

@@ -77,6 +77,8 @@ export interface BenchResults {
   /** The round with the median added p99 (absent per-round figures in results from before rounds existed). */
   latencyRun: { rate: number; basis: string; b: LatencyRunEntry; d: LatencyRunEntry; addedP99Ms: number; addedP99ByRound?: number[] } | null;
   memory: MemoryResult | null;
+  /** Queued delivery's run (bench/queue.ts); absent in results from before it existed. */
+  queue?: { results: { store: string; messages: number; connections: number; acceptedPerSecond: number; deliveredPerSecond: number; errors: number }[]; notes: string[] };
   checks: Check[];
   warnings: string[];
 }

@@ -13,6 +13,7 @@ import { BenchProcess, killAll, setUpPinning, type Pinning } from './processes';
 import { consoleReport, evaluate, markdownReport, type BenchResults, type LatencyRunEntry, type MemoryResult, type TargetResult } from './report';
 import { medianBy, medianRatio, type RoundRps } from './rounds';
 import { TARGET_IDS, TARGETS, type TargetId } from './targets';
+import { queueReport, runQueueBench, type QueueBenchOutcome } from './queue';
 
 const REPO_BENCH_DIR = path.resolve(__dirname, '..', '..', 'bench');
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -339,6 +340,8 @@ async function main(): Promise<number> {
   } finally {
     await upstream.stop();
   }
+  // Queued delivery: accepted and delivered messages per second, for each store.
+  const queue: QueueBenchOutcome | null = opts.queueMessages > 0 ? await runQueueBench(opts.queueMessages, 16, log) : null;
 
   const partial = {
     schema: 1 as const,
@@ -356,12 +359,14 @@ async function main(): Promise<number> {
     headToHead,
     latencyRun: latency,
     memory,
+    ...(queue ? { queue } : {}),
   };
   const results: BenchResults = { ...partial, ...evaluate(partial) };
   mkdirSync(outDir, { recursive: true });
   writeAtomically(path.join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  writeAtomically(path.join(outDir, 'RESULTS.md'), markdownReport(results));
-  process.stdout.write(`${consoleReport(results)}\n\nWrote ${path.join(outDir, 'results.json')} and RESULTS.md\n`);
+  const queueText = queue ? `\n\n${queueReport(queue)}\n` : '';
+  writeAtomically(path.join(outDir, 'RESULTS.md'), markdownReport(results) + queueText);
+  process.stdout.write(`${consoleReport(results)}${queueText}\n\nWrote ${path.join(outDir, 'results.json')} and RESULTS.md\n`);
   if (profile) process.stdout.write(`CPU profile of (d): ${profile}\n`);
   return opts.strict && results.checks.some((c) => c.pass === false) ? 1 : 0;
 }

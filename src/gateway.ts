@@ -8,7 +8,9 @@ import { Registry } from 'prom-client';
 import { AdminServer } from './admin/app';
 import type { GatewayConfig } from './config/types';
 import { Metrics } from './metrics/metrics';
+import { registerQueueMetrics } from './metrics/queue-metrics';
 import { CallerIdentity } from './proxy/caller-identity';
+import { Queue } from './queue/queue';
 import { TrustedProxies } from './proxy/forwarded-for';
 import { RouteTable } from './routing/match';
 import { Preflight } from './routing/preflight-probe';
@@ -71,6 +73,8 @@ export class Gateway {
   readonly preflight: Preflight;
   /** The traffic listener's TLS side, with `listen.tls`. */
   private readonly trafficTls: TlsListener | undefined;
+  /** Queued delivery (store, worker, intake); null when no route has `delivery: queued`. */
+  readonly queue: Queue | null;
   private readonly traffic: TrafficHandler;
   private started = false;
   private closed = false;
@@ -92,12 +96,18 @@ export class Gateway {
     this.healthCheckers = this.registry.all().filter((u) => u.config.healthCheck).flatMap((u) => u.targets.map((t) => new HealthChecker(t, { clock: this.clock, logger: this.logger })));
     this.preflight = new Preflight({ registry: this.registry, clock: this.clock });
     this.metrics = new Metrics({ register: new Registry(), registry: this.registry, state: this.state, ownPaths: OWN_PATHS, processMetrics: deps.processMetrics });
-    this.admin = new AdminServer({ token: config.admin.token, allowedHosts: config.admin.allowedHosts, registry: this.registry, clock: this.clock, logger: this.logger, metrics: this.metrics, tls: config.admin.tls });
+    const routes = new RouteTable(config.routes);
+    this.queue = config.routes.some((r) => r.delivery === 'queued')
+      ? new Queue({ settings: config.queue, routes: routes.all(), registry: this.registry, preflight: this.preflight, clock: this.clock, logger: this.logger, owner: this.instance.instanceId })
+      : null;
+    if (this.queue) registerQueueMetrics(this.metrics.register, this.queue);
+    this.admin = new AdminServer({ token: config.admin.token, allowedHosts: config.admin.allowedHosts, registry: this.registry, clock: this.clock, logger: this.logger, metrics: this.metrics, tls: config.admin.tls, ...(this.queue ? { queue: this.queue } : {}) });
     const tls = config.listen.tls;
     const ownEndpoints = createOwnEndpoints({ registry: this.registry, routes: config.routes, instance: this.instance, state: this.state, isStarted: () => this.started });
     const connectionLimit = new ConnectionLimit(config.listen.maxConnections ?? defaultMaxConnections());
     const handler = createTrafficHandler({
-      routes: new RouteTable(config.routes),
+      routes,
+      ...(this.queue ? { queue: this.queue } : {}),
       registry: this.registry,
       clock: this.clock,
       logger: this.logger,
@@ -148,10 +158,13 @@ export class Gateway {
     // A traffic port of 0 (tests) puts the admin listener on a free port too, unless given:
     // parallel test files must never collide on the admin default 9090.
     const adminPort = overrides.adminPort ?? (overrides.port === 0 ? 0 : this.config.admin.port);
+    // The store first: a 202 must never be answered before the queue can keep the message.
+    await this.queue?.open();
     await this.admin.listen(adminPort, overrides.adminHost ?? this.config.admin.host);
     this.trafficServer.listen(port, host);
     await once(this.trafficServer, 'listening');
     for (const checker of this.healthCheckers) checker.start();
+    this.queue?.start();
     this.started = true;
     const address = this.trafficServer.address() as AddressInfo;
     const tls = this.config.listen.tls;
@@ -208,10 +221,14 @@ export class Gateway {
     this.logger.info({ event: 'draining', inFlight: this.state.inFlight }, 'draining');
     this.trafficServer.closeIdleConnections();
     const deadline = this.clock.now() + this.config.shutdown.drainTimeoutMs;
+    // Queued delivery drains beside the traffic: no new delivery starts, those in flight may
+    // finish until the same deadline, and every other message stays in the store.
+    const queueStopped = this.queue?.stop(deadline);
     while (this.state.inFlight > 0 && this.clock.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }
     if (this.state.inFlight > 0) this.logger.warn({ event: 'drain-timeout', inFlight: this.state.inFlight }, 'drain deadline passed; closing remaining connections');
+    await queueStopped;
     await this.close();
   }
 
@@ -219,6 +236,8 @@ export class Gateway {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // No delivery may start or go on once the breakers and agents below are closed.
+    const queueStopped = this.queue?.stop(this.clock.now());
     for (const checker of this.healthCheckers) checker.close();
     this.preflight.close();
     this.traffic.close();
@@ -231,7 +250,9 @@ export class Gateway {
     this.metrics.close();
     this.traffic.close();
     this.registry.close();
-    await Promise.all([closing, adminClosing]);
+    await Promise.all([closing, adminClosing, queueStopped]);
+    // After the listeners: a request still being accepted must not find its store closed.
+    await this.queue?.close();
     // The server's close callback can come before the 'close' events of the responses cut
     // above, and those write the requests' log lines and metrics (SPEC §9: one line per
     // request, an aborted one too): wait for them, briefly, before saying the gateway closed.

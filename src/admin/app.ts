@@ -23,6 +23,8 @@ import { adminAuth } from './auth';
 import { breakerRoutes, isBreakerAction } from './breakers';
 import { dashboardRoutes, isDashboardPath } from './dashboard';
 import { EventStream, type EventStreamOptions } from './event-stream';
+import type { Queue } from '../queue/queue';
+import { queueRoutes } from './queue';
 
 export interface AdminAppDeps {
   /** `admin.token`; empty means reads are open and actions are forbidden. */
@@ -36,6 +38,8 @@ export interface AdminAppDeps {
   allowedHosts: readonly string[];
   /** With `admin.tls.requestCert`: every request needs a verified client certificate. */
   identity?: ClientIdentity;
+  /** Queued delivery, when configured: the admin queue API. */
+  queue?: Queue;
 }
 
 const methodNotAllowed = (allow: string): RequestHandler => (_req, _res, next) =>
@@ -78,6 +82,9 @@ export function createAdminApp(deps: AdminAppDeps): Express {
   app.use(adminAuth(deps.token));
   app.get('/admin/breakers/stream', (req, res, next) => deps.events.handle(req, res, next));
   app.use(breakerRoutes({ registry: deps.registry, clock: deps.clock, logger: deps.logger, actionsEnabled: deps.token !== '' }));
+  // Without queued routes there is no queue to count: an empty summary, so that a client need not tell a 404 from a fault.
+  if (deps.queue) app.use(queueRoutes({ queue: deps.queue, clock: deps.clock, logger: deps.logger, actionsEnabled: deps.token !== '' }));
+  else app.get('/admin/queue', (_req, res) => void res.json({ store: null, generatedAt: new Date(deps.clock.now()).toISOString(), routes: {} }));
   app.get('/metrics', (_req, res, next) => {
     deps.metrics.text().then(({ contentType, body }) => {
       res.setHeader('Content-Type', contentType);
@@ -107,6 +114,7 @@ export interface AdminServerDeps {
   metrics: Metrics;
   /** `admin.allowedHosts` (default none besides the listener's own address and localhost). */
   allowedHosts?: readonly string[];
+  queue?: Queue;
   /** Event stream tuning (intervals, slow-subscriber limits); defaults suit production. */
   stream?: Partial<Omit<EventStreamOptions, 'registry' | 'clock' | 'logger'>>;
   /** `admin.tls`: HTTPS instead of HTTP. */
@@ -123,7 +131,7 @@ export class AdminServer {
   private closing: Promise<void> | null = null;
 
   constructor(private readonly deps: AdminServerDeps) {
-    this.events = new EventStream({ registry: deps.registry, clock: deps.clock, logger: deps.logger, ...deps.stream });
+    this.events = new EventStream({ registry: deps.registry, clock: deps.clock, logger: deps.logger, ...(deps.queue ? { queue: deps.queue.worker } : {}), ...deps.stream });
     const identity = deps.tls?.requestCert ? new ClientIdentity() : undefined;
     const app = createAdminApp({ ...deps, allowedHosts: deps.allowedHosts ?? [], events: this.events, identity });
     // Host is checked by the app (server/host-header.ts), so a bad one gets a problem, not Node's bare 400.

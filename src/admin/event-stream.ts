@@ -5,6 +5,8 @@ import type { Clock } from '../core/clock';
 import type { Transition } from '../upstreams/breaker';
 import type { UpstreamRegistry } from '../upstreams/registry';
 import { breakersSnapshot } from './breakers';
+import type { QueueWorker } from '../queue/worker';
+import { adminMessageView } from '../queue/views';
 
 export interface EventStreamOptions {
   registry: UpstreamRegistry;
@@ -20,6 +22,8 @@ export interface EventStreamOptions {
   hardLimitBytes?: number;
   /** Concurrent subscribers at most; beyond it new ones get 503 GATEWAY_OVERLOADED. */
   maxSubscribers?: number;
+  /** Queued delivery's worker, when configured: a `message-dead` event for every message that goes dead. */
+  queue?: QueueWorker;
 }
 
 interface Subscriber {
@@ -69,6 +73,12 @@ export class EventStream {
       const onTransition = (t: Transition): void => this.broadcastState(t);
       u.breaker.on('transition', onTransition);
       this.detach.push(() => u.breaker.off('transition', onTransition));
+    }
+    const queue = options.queue;
+    if (queue) {
+      const onDead = (m: Parameters<typeof adminMessageView>[0]): void => this.broadcast(`event: message-dead\ndata: ${JSON.stringify(adminMessageView(m))}\n\n`);
+      queue.on('dead', onDead);
+      this.detach.push(() => queue.off('dead', onDead));
     }
   }
 
@@ -137,7 +147,11 @@ export class EventStream {
   private broadcastState(t: Transition): void {
     if (this.subscribers.size === 0) return;
     const data = JSON.stringify({ name: t.name, target: t.target, from: t.from, to: t.to, at: new Date(t.at).toISOString(), reason: t.reason });
-    const frame = `event: state\ndata: ${data}\n\n`;
+    this.broadcast(`event: state\ndata: ${data}\n\n`);
+  }
+
+  /** A frame every subscriber must get (never skipped for a slow reader). */
+  private broadcast(frame: string): void {
     for (const sub of this.subscribers) this.send(sub, frame, false);
   }
 

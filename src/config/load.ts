@@ -6,6 +6,7 @@ import { upstreamReading } from '../core/path-reading';
 import { markReferences, resolveReferences } from './interpolate';
 import { describeReadFailure } from './read-failure';
 import { tlsFileIssues } from './tls-files';
+import { queueCrossCheck } from './queue-schema';
 import { configSchema, isUpstreamName, NAME_RULE, type RawConfig } from './schema';
 import type { GatewayConfig, UpstreamConfig } from './types';
 
@@ -240,6 +241,7 @@ function crossCheck(raw: unknown): string[] {
   if (typeof listenPort === 'number' && listenPort !== 0 && listenPort === adminPort) {
     issues.push(`admin.port: must differ from listen.port (${listenPort})`);
   }
+  issues.push(...queueCrossCheck(raw, formatPath));
   return issues;
 }
 
@@ -280,9 +282,10 @@ function resolve(raw: RawConfig): GatewayConfig {
     breaker: { ...d.breaker, ...u.breaker },
     ...(u.healthCheck ? { healthCheck: u.healthCheck } : {}),
     ...(u.tls ? { tls: u.tls } : {}),
+    ...(u.headers ? { headers: u.headers } : {}),
     };
   });
-  return { listen: raw.listen, admin: raw.admin, shutdown: raw.shutdown, log: raw.log, upstreams, routes: raw.routes };
+  return { listen: raw.listen, admin: raw.admin, shutdown: raw.shutdown, log: raw.log, queue: raw.queue, upstreams, routes: raw.routes };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

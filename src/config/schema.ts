@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { deliverySchema, queueSchema, routeQueueSchema, upstreamHeadersSchema } from './queue-schema';
 
 /*
  * The configuration file's schema (SPEC §3). Every object is strict so that a typo is an
@@ -159,6 +160,8 @@ export const upstreamSchema = z.strictObject({
     rollingWindowMs: ms(posInt()).optional(),
   }).optional(),
   healthCheck: healthCheckSchema.optional(),
+  /** Added to every request this upstream receives (direct and queued), replacing the caller's copies. */
+  headers: upstreamHeadersSchema,
   tls: z.strictObject({
     /** Verify the upstream's certificate (turn off only for tests). */
     rejectUnauthorized: z.boolean().default(true),
@@ -221,6 +224,9 @@ export const routeSchema = z.strictObject({
   preflightCacheMs: ms(posInt()).default(1000),
   /** `required`: callers without a verified client certificate get CLIENT_CERT_REQUIRED (needs `listen.tls.requestCert`). */
   clientCert: z.enum(['required', 'optional'], { error: 'expected required or optional' }).default('optional'),
+  /** `queued`: accept now (202), deliver when every system involved is available (queue-schema.ts). */
+  delivery: deliverySchema,
+  queue: routeQueueSchema.prefault({}),
 });
 
 export const configSchema = z.strictObject({
@@ -268,6 +274,7 @@ export const configSchema = z.strictObject({
     format: z.enum(['auto', 'json', 'pretty']).default('auto'),
   }).prefault({}),
   defaults: upstreamDefaultsSchema.prefault({}),
+  queue: queueSchema.prefault({}),
   /*
    * Names are checked in load.ts's cross-checks, not here: a key schema that fails makes zod
    * skip the value, so a bad name would hide every error inside that upstream.

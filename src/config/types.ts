@@ -18,6 +18,7 @@ export interface TargetConfig {
 export type TlsSettings = DeepReadonly<z.output<typeof adminTlsSchema>>;
 /** `listen.tls`: a TLS listener that may pass the client's subject upstream. */
 export type ListenTlsSettings = DeepReadonly<z.output<typeof listenTlsSchema>>;
+export type QueueSettings = DeepReadonly<z.output<typeof configSchema>['queue']>;
 
 /** One upstream with the `defaults` section merged in. */
 export interface UpstreamConfig {
@@ -36,6 +37,8 @@ export interface UpstreamConfig {
   readonly breaker: BreakerSettings;
   readonly healthCheck?: HealthCheckSettings;
   readonly tls?: { readonly rejectUnauthorized: boolean; readonly ca?: string; readonly servername?: string };
+  /** Added to every request it receives, replacing the caller's copies (`upstreams.NAME.headers`). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 type Raw = z.output<typeof configSchema>;
@@ -46,6 +49,8 @@ export interface GatewayConfig {
   readonly admin: DeepReadonly<Raw['admin']>;
   readonly shutdown: DeepReadonly<Raw['shutdown']>;
   readonly log: DeepReadonly<Raw['log']>;
+  /** Queued delivery's store and worker settings. */
+  readonly queue: DeepReadonly<Raw['queue']>;
   readonly upstreams: readonly UpstreamConfig[];
   readonly routes: readonly RouteConfig[];
 }

@@ -28,7 +28,7 @@ export interface RelayDeps {
   /** Answers the caller with a gateway problem (the traffic handler renders and records it). */
   fail(req: IncomingMessage, res: ServerResponse, err: GatewayError): void;
   /** Sets the forwarded headers on a request about to go upstream (once, before the first attempt). */
-  prepare(req: IncomingMessage): void;
+  prepare(req: IncomingMessage, upstream: Upstream): void;
   observer?: RelayObserver;
   random?: () => number;
 }
@@ -105,7 +105,7 @@ export class Relay implements ExchangeOwner {
     if (sticky && (session === null || moved !== undefined)) pinAnew = true;
     // Only now, with a target admitted: the refusals above cost no header work.
     req.url = upstreamPath;
-    this.deps.prepare(req);
+    this.deps.prepare(req, u);
     req.headers['x-request-id'] = ctx.requestId;
     // Also drops `Expect`: Node's server already answered the caller's `Expect: 100-continue`,
     // and the body is sent in one go. Passed on, it would also make http-proxy skip its

@@ -1,3 +1,4 @@
+import { QUEUED_METHODS } from '../config/queue-schema';
 import type { RouteConfig } from '../config/types';
 import { upstreamReading } from '../core/path-reading';
 
@@ -34,7 +35,9 @@ export class RouteTable {
   constructor(routes: readonly RouteConfig[]) {
     let maxDepth = 0;
     for (const config of routes) {
-      const methods = config.methods ? new Set<string>(config.methods) : null;
+      // A queued route without `methods` takes the methods that can be queued; others get 405.
+      const listed = config.methods ?? (config.delivery === 'queued' ? QUEUED_METHODS : null);
+      const methods = listed ? new Set<string>(listed) : null;
       if (methods?.has('GET')) methods.add('HEAD');
       const route: CompiledRoute = {
         config,
@@ -49,6 +52,11 @@ export class RouteTable {
       maxDepth = Math.max(maxDepth, segmentsOf(config.path));
     }
     this.maxDepth = maxDepth;
+  }
+
+  /** Every route, in configuration order. */
+  all(): CompiledRoute[] {
+    return [...this.byPath.values()];
   }
 
   /** Finds the route for a safe origin-form target (see unsafePathReason). */

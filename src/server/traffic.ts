@@ -4,7 +4,9 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors/gateway-error';
 import { sendProblem } from '../errors/problem';
 import type { CallerIdentity } from '../proxy/caller-identity';
-import { announcesBody } from '../proxy/headers';
+import { announcesBody, stripHopByHop } from '../proxy/headers';
+import { applyUpstreamHeaders } from '../proxy/upstream-headers';
+import type { Queue } from '../queue/queue';
 import type { Preflight } from '../routing/preflight-probe';
 import { unsafePathReason } from '../routing/path-safety';
 import type { RouteMatch, RouteTable } from '../routing/match';
@@ -63,7 +65,12 @@ export interface TrafficDeps {
   connectionLimit: ConnectionLimit;
   /** With `listen.tls.requestCert`: the callers' certificates, and the header that carries the subject upstream. */
   clientCert?: { identity: ClientIdentity; header: string | undefined };
+  /** Queued delivery, when any route has `delivery: queued`: its intake and GET /messages/{id}. */
+  queue?: Queue;
 }
+
+/** GET /messages/{id} (queued delivery), served by the traffic listener itself. */
+const MESSAGES_PREFIX = '/messages/';
 
 /**
  * The traffic listener's request handler. Proxied requests take this lean path (match on
@@ -101,6 +108,7 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
   }
 
   function forward(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, match: RouteMatch, body?: Buffer): void {
+    if (deps.queue && match.route.config.delivery === 'queued') return enqueue(req, res, ctx, match, body);
     const verdict = deps.preflight.check(match.route);
     if (verdict instanceof Promise) {
       verdict
@@ -120,13 +128,23 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     registry,
     clock,
     fail,
-    // Once per request, before its first attempt: who the caller is, as the upstreams see it.
-    prepare: (req) => {
+    // Once per request, before its first attempt: who the caller is, as the upstreams see it,
+    // and what the upstream adds to every request it receives.
+    prepare: (req, upstream) => {
       deps.callerIdentity.apply(req);
       if (deps.clientCert?.header !== undefined) setClientCertHeader(req, deps.clientCert.header, deps.clientCert.identity.of(req));
+      applyUpstreamHeaders(req, upstream.config.headers);
     },
     ...(deps.relayObserver ? { observer: deps.relayObserver } : {}),
   });
+
+  /** A queued route: the request is stored as the upstream would have received it, then answered 202. */
+  function enqueue(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, match: RouteMatch, body?: Buffer): void {
+    stripHopByHop(req);
+    deps.callerIdentity.apply(req);
+    req.headers['x-request-id'] = ctx.requestId;
+    deps.queue?.accept(req, res, ctx.requestId, match, body, fail);
+  }
 
   /** After pre-flight: the relay picks a target, admits the call at its breaker and forwards it. */
   function send(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, match: RouteMatch, body?: Buffer): void {
@@ -176,6 +194,10 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
         ctx.route = ctx.path;
         res.setHeader('X-Request-Id', ctx.requestId);
         return deps.ownEndpoints(req, res);
+      }
+      if (deps.queue && ctx.path.startsWith(MESSAGES_PREFIX)) {
+        ctx.route = '/messages';
+        return deps.queue.serveMessage(req, res, ctx.path.slice(MESSAGES_PREFIX.length), ctx.requestId, fail);
       }
       const match = routes.match(url);
       if (match) {

@@ -60,7 +60,10 @@ describe('config defaults', () => {
       },
     ]);
     expect(c.routes).toEqual([
-      { path: '/api/loans', upstream: 'business', stripPrefix: false, requires: [], maxBodyBytes: 1048576, preflight: 'state', preflightCacheMs: 1000, clientCert: 'optional' },
+      {
+        path: '/api/loans', upstream: 'business', stripPrefix: false, requires: [], maxBodyBytes: 1048576, preflight: 'state', preflightCacheMs: 1000, clientCert: 'optional',
+        delivery: 'direct', queue: { maxAttempts: 10, initialBackoffMs: 1000, maxBackoffMs: 60000, ttlMs: 86400000, keepHeaders: [] },
+      },
     ]);
   });
 
