@@ -14,7 +14,7 @@ import { Queue } from './queue/queue';
 import { TrustedProxies } from './proxy/forwarded-for';
 import { RouteTable } from './routing/match';
 import { Preflight } from './routing/preflight-probe';
-import { systemClock, type Clock } from './server/clock';
+import { systemClock, type Clock } from './core/clock';
 import { ConnectionLimit, defaultMaxConnections } from './server/connection-limit';
 import { createClientErrorHandler, createConnectHandler } from './server/client-error';
 import { ClientIdentity } from './server/client-identity';
@@ -93,7 +93,7 @@ export class Gateway {
         log({ event: 'breaker-transition', upstream: t.name, from: t.from, to: t.to, reason: t.reason }, `breaker ${t.name}: ${t.from} → ${t.to} (${t.reason})`);
       });
     }
-    this.healthCheckers = this.registry.all().filter((u) => u.config.healthCheck).map((u) => new HealthChecker(u, { clock: this.clock, logger: this.logger }));
+    this.healthCheckers = this.registry.all().filter((u) => u.config.healthCheck).flatMap((u) => u.targets.map((t) => new HealthChecker(t, { clock: this.clock, logger: this.logger })));
     this.preflight = new Preflight({ registry: this.registry, clock: this.clock });
     this.metrics = new Metrics({ register: new Registry(), registry: this.registry, state: this.state, ownPaths: OWN_PATHS, processMetrics: deps.processMetrics });
     const routes = new RouteTable(config.routes);
@@ -120,6 +120,7 @@ export class Gateway {
       clientCert: tls?.requestCert ? { identity: new ClientIdentity(), header: tls.clientCertHeader } : undefined,
       sendTimeoutMs: config.listen.sendTimeoutMs,
       connectionLimit,
+      relayObserver: this.metrics.relayObserver,
     });
     this.traffic = handler;
     const l = config.listen;
@@ -247,6 +248,7 @@ export class Gateway {
     // SSE streams never end by themselves: the admin listener ends them before it closes.
     const adminClosing = this.admin.close();
     this.metrics.close();
+    this.traffic.close();
     this.registry.close();
     await Promise.all([closing, adminClosing, queueStopped]);
     // After the listeners: a request still being accepted must not find its store closed.

@@ -10,7 +10,7 @@ import { GatewayError, isGatewayError } from '../errors/gateway-error';
 import type { Metrics } from '../metrics/metrics';
 import type { TlsSettings } from '../config/types';
 import { ClientIdentity } from '../server/client-identity';
-import type { Clock } from '../server/clock';
+import type { Clock } from '../core/clock';
 import { createClientErrorHandler, createConnectHandler } from '../server/client-error';
 import { hostHeaderProblem } from '../server/host-header';
 import { problemErrorHandler } from '../server/express-errors';
@@ -92,7 +92,7 @@ export function createAdminApp(deps: AdminAppDeps): Express {
     }, next);
   });
   app.all(['/admin/breakers', '/admin/breakers/stream', '/metrics'], methodNotAllowed('GET, HEAD'));
-  app.all('/admin/breakers/:name/:action', (req, res, next) =>
+  app.all(['/admin/breakers/:name/:action', '/admin/breakers/:name/targets/:target/:action'], (req, res, next) =>
     isBreakerAction(req.params.action as string) ? methodNotAllowed('POST')(req, res, next) : next());
   app.use((_req, _res, next) => next(new GatewayError('ROUTE_NOT_FOUND', { detail: 'No admin endpoint at this path.' })));
 

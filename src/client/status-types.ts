@@ -60,6 +60,8 @@ export interface AdminBreaker {
     errorPercentage: number;
     latencyMs: { p50: number | null; p95: number | null; p99: number | null };
   };
+  /** Each target's own breaker (an upstream with one `url` has one, `<upstream>-1`). */
+  targets?: (Omit<AdminBreaker, 'targets'> & { inFlight?: number })[];
 }
 
 /** `GET /admin/breakers` and the event stream's `snapshot` event. */

@@ -214,8 +214,22 @@ function crossCheck(raw: unknown): string[] {
     for (const [name, u] of Object.entries(raw.upstreams)) {
       if (!isUpstreamName(name)) issues.push(`${formatPath(['upstreams', name])}: ${NAME_RULE}`);
       // TLS options on a plain-http upstream would be silently ignored: most likely the url was meant to be https://.
-      if (isObject(u) && u.tls !== undefined && typeof u.url === 'string' && u.url.startsWith('http:')) {
+      if (!isObject(u)) continue;
+      const hasUrl = u.url !== undefined;
+      const hasTargets = u.targets !== undefined;
+      if (hasUrl === hasTargets) issues.push(`${formatPath(['upstreams', name])}: expected either url or targets (not both)`);
+      const urls = hasTargets && Array.isArray(u.targets) ? u.targets.map((t) => (isObject(t) ? t.url : undefined)) : [u.url];
+      if (u.tls !== undefined && urls.some((x) => typeof x === 'string' && x.startsWith('http:'))) {
         issues.push(`${formatPath(['upstreams', name, 'tls'])}: applies only to an https:// url`);
+      }
+      if (Array.isArray(u.targets)) {
+        const names = new Map<string, number>();
+        u.targets.forEach((t, i) => {
+          const targetName = isObject(t) && typeof t.name === 'string' ? t.name : `${name}-${i + 1}`;
+          const first = names.get(targetName);
+          if (first !== undefined) issues.push(`${formatPath(['upstreams', name, 'targets', i, 'name'])}: duplicate of targets[${first}] "${targetName}"`);
+          else names.set(targetName, i);
+        });
       }
     }
   }
@@ -252,9 +266,15 @@ function tlsCrossCheck(listen: Record<string, unknown>, admin: Record<string, un
 
 function resolve(raw: RawConfig): GatewayConfig {
   const d = raw.defaults;
-  const upstreams: UpstreamConfig[] = Object.entries(raw.upstreams).map(([name, u]) => ({
+  const upstreams: UpstreamConfig[] = Object.entries(raw.upstreams).map(([name, u]) => {
+    const targets = (u.targets ?? [{ url: u.url as string }]).map((t, i) => ({ name: t.name ?? `${name}-${i + 1}`, url: withoutTrailingSlashes(t.url) }));
+    return {
     name,
-    url: withoutTrailingSlashes(u.url),
+    url: (targets[0] as { url: string }).url,
+    targets,
+    balance: u.balance,
+    retry: u.retry,
+    ...(u.sticky ? { sticky: u.sticky } : {}),
     connectTimeoutMs: u.connectTimeoutMs ?? d.connectTimeoutMs,
     timeoutMs: u.timeoutMs ?? d.timeoutMs,
     failureStatuses: u.failureStatuses ?? d.failureStatuses,
@@ -263,7 +283,8 @@ function resolve(raw: RawConfig): GatewayConfig {
     ...(u.healthCheck ? { healthCheck: u.healthCheck } : {}),
     ...(u.tls ? { tls: u.tls } : {}),
     ...(u.headers ? { headers: u.headers } : {}),
-  }));
+    };
+  });
   return { listen: raw.listen, admin: raw.admin, shutdown: raw.shutdown, log: raw.log, queue: raw.queue, upstreams, routes: raw.routes };
 }
 

@@ -108,9 +108,43 @@ const urlSchema = z.string({ error: 'expected an http:// or https:// URL' }).ref
   }
 }, 'expected an http:// or https:// URL without credentials, query or fragment');
 
-export const upstreamSchema = z.strictObject({
-  /** Where requests for this upstream go. */
+const COOKIE_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
+
+export const targetSchema = z.strictObject({
+  /** Where this instance of the upstream listens. */
   url: urlSchema,
+  /** The target's name in /status, the admin API, metrics and logs; `<upstream>-<n>` by default. */
+  name: z.string().regex(NAME, NAME_RULE.replace('an upstream name', 'a target name')).optional(),
+});
+
+export const retrySchema = z.strictObject({
+  /** Attempts in all, the first included; a retry always goes to a target not tried yet. */
+  attempts: posInt().default(2),
+  /** Retries in flight may be this share of the upstream's requests in flight … */
+  budgetPercent: percentage().default(20),
+  /** … or this many, whichever is more. */
+  minRetryConcurrency: nonNegInt().default(3),
+  /** Also retry an idempotent (or keyed) request after UPSTREAM_TIMEOUT. */
+  onTimeout: z.boolean().default(false),
+});
+
+export const stickySchema = z.strictObject({
+  /** Name of the cookie that pins a caller's session to one target. */
+  cookie: z.string().regex(COOKIE_NAME, 'expected a cookie name (1-64 token characters)'),
+  /** `fail`: SESSION_LOST when the pinned target is lost; `failover`: move the session and say so. */
+  onLost: z.enum(['fail', 'failover']).default('fail'),
+});
+
+export const upstreamSchema = z.strictObject({
+  /** Where requests for this upstream go: one target. `url: X` is the same as `targets: [{ url: X }]`. */
+  url: urlSchema.optional(),
+  /** Several instances of the upstream, balanced, with failover between them. */
+  targets: z.array(targetSchema).min(1, 'expected at least one target').max(30, 'expected at most 30 targets').optional(),
+  /** How a target is chosen: `least-request` (power of two choices on requests in flight) or `round-robin`. */
+  balance: z.enum(['least-request', 'round-robin']).default('least-request'),
+  retry: retrySchema.prefault({}),
+  /** Pins a caller's session to one target with a cookie; absent: no stickiness. */
+  sticky: stickySchema.optional(),
   connectTimeoutMs: ms(posInt()).optional(),
   timeoutMs: ms(posInt()).optional(),
   failureStatuses: z.array(failureStatus()).optional(),

@@ -37,6 +37,7 @@ export const CATALOG = {
   HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large', transient: false, forwarded: false },
   GATEWAY_OVERLOADED: { status: 503, title: 'Gateway concurrency limit reached', transient: true, forwarded: false },
   GATEWAY_SHUTTING_DOWN: { status: 503, title: 'Gateway is shutting down', transient: true, forwarded: false },
+  SESSION_LOST: { status: 409, title: 'Sticky session lost', transient: false, forwarded: false },
   INTERNAL_ERROR: { status: 500, title: 'Internal gateway error', transient: true, forwarded: true },
 } as const satisfies Record<string, CatalogEntry>;
 

@@ -5,7 +5,7 @@ import { CATALOG, type ErrorCode } from '../errors/catalog';
 import { GatewayError } from '../errors/gateway-error';
 import { sendProblem, toProblem } from '../errors/problem';
 import { contextOf } from './request-context';
-import { pathOf } from '../routing/request-path';
+import { pathOf } from '../core/request-path';
 import { acceptedRequestId, requestIdOf } from './request-id';
 
 /** Node's parser and timeout errors → catalog codes. Anything else malformed is a 400. */

@@ -3,7 +3,7 @@ import pino, { type Logger } from 'pino';
 import { pinoHttp, type HttpLogger } from 'pino-http';
 import { performance } from 'node:perf_hooks';
 import { contextOf } from './request-context';
-import { pathOf } from '../routing/request-path';
+import { pathOf } from '../core/request-path';
 import type { RequestObserver } from './traffic';
 
 /** Builds the process logger; `destination` is injectable so tests can read the lines. */
@@ -79,8 +79,8 @@ export function createRequestLogger(logger: Logger): HttpLogger<IncomingMessage,
 
 /**
  * One JSON line per traffic request (SPEC §9), written when the response is over: request id,
- * route, upstream, method, path (never the query: it may hold secrets), status, code, duration,
- * breaker state. One pino call per request; headers are never part of it.
+ * route, upstream, targets tried and attempts, method, path (never the query: it may hold
+ * secrets), status, code, duration, breaker state. One pino call per request; headers are never part of it.
  */
 export function createTrafficRequestLog(logger: Logger): RequestObserver {
   // These lines never carry headers, so the redaction pass (a third of a line's cost) is skipped for them.
@@ -96,6 +96,9 @@ export function createTrafficRequestLog(logger: Logger): RequestObserver {
       // null, not left out, where the request never got that far: every line has every field.
       route: ctx.route ?? null,
       upstream: ctx.upstream ?? null,
+      // The targets tried, in order, and how many attempts that was (docs/failover.md).
+      targets: ctx.targets ?? null,
+      attempts: ctx.attempts,
       code: ctx.code,
       breaker: ctx.breaker ?? null,
       res: { status: finished ? status : null },

@@ -8,7 +8,7 @@ import { ConfigError } from '../config/load';
 import { readTlsFiles, type TlsMaterial } from '../config/tls-files';
 import type { TlsSettings } from '../config/types';
 import { GatewayError } from '../errors/gateway-error';
-import { pathOf } from '../routing/request-path';
+import { pathOf } from '../core/request-path';
 import { answerOnSocket, type CountRefused } from './client-error';
 
 /** Which of the gateway's listeners, and the configuration key its TLS settings sit under. */

@@ -7,17 +7,16 @@ import type { CallerIdentity } from '../proxy/caller-identity';
 import { announcesBody, stripHopByHop } from '../proxy/headers';
 import { applyUpstreamHeaders } from '../proxy/upstream-headers';
 import type { Queue } from '../queue/queue';
-import { retryAfterSeconds } from '../routing/preflight';
 import type { Preflight } from '../routing/preflight-probe';
 import { unsafePathReason } from '../routing/path-safety';
 import type { RouteMatch, RouteTable } from '../routing/match';
-import { BreakerRejection, CountedFailure, IgnoredOutcome } from '../upstreams/breaker';
-import type { Upstream, UpstreamRegistry } from '../upstreams/registry';
+import { Relay, type RelayObserver } from '../proxy/relay';
+import type { UpstreamRegistry } from '../upstreams/registry';
+import type { Clock } from '../core/clock';
 import { setClientCertHeader, type ClientIdentity } from './client-identity';
-import type { Clock } from './clock';
 import { hostHeaderProblem } from './host-header';
 import { contextOf, RequestContext, setContext } from './request-context';
-import { pathOf } from '../routing/request-path';
+import { pathOf } from '../core/request-path';
 import type { ConnectionLimit } from './connection-limit';
 import { PipelineGate } from './pipeline';
 import { SendTimeout } from './send-timeout';
@@ -33,7 +32,7 @@ export type TrafficHandler = ((req: IncomingMessage, res: ServerResponse) => voi
    * flight will carry `Connection: close`, so no caller reuses a socket that is about to close.
    */
   drain(): void;
-  /** Stops the send-timeout sweep. */
+  /** Stops the send-timeout sweep and closes the sockets kept alive towards the targets. */
   close(): void;
 };
 
@@ -58,6 +57,8 @@ export interface TrafficDeps {
   observers: readonly RequestObserver[];
   /** SPEC §5 pre-flight; answers synchronously except for `preflight: probe` routes that must probe live. */
   preflight: Preflight;
+  /** Retries and retry-budget refusals, for the metrics. */
+  relayObserver?: RelayObserver;
   /** listen.sendTimeoutMs: a caller that accepts no bytes for this long is cut. */
   sendTimeoutMs: number;
   /** listen.maxConnections: requests on connections past it are refused. */
@@ -75,8 +76,8 @@ const MESSAGES_PREFIX = '/messages/';
  * The traffic listener's request handler. Proxied requests take this lean path (match on
  * the raw request, then straight to the forwarder) because Express adds ~90 µs of CPU per
  * request; only the gateway's own endpoints go through Express.
- * Flow (SPEC §5): match route → reject bad path/method/size → pre-flight → breaker (with its
- * concurrency limit) → forward.
+ * Flow (README "Request flow"): match route → reject bad path/method/size → pre-flight →
+ * the relay (target choice, breaker with its concurrency limit, transport, retries).
  */
 export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
   const { routes, registry, clock, state, observers } = deps;
@@ -123,6 +124,20 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     send(req, res, ctx, match, body);
   }
 
+  const relay = new Relay({
+    registry,
+    clock,
+    fail,
+    // Once per request, before its first attempt: who the caller is, as the upstreams see it,
+    // and what the upstream adds to every request it receives.
+    prepare: (req, upstream) => {
+      deps.callerIdentity.apply(req);
+      if (deps.clientCert?.header !== undefined) setClientCertHeader(req, deps.clientCert.header, deps.clientCert.identity.of(req));
+      applyUpstreamHeaders(req, upstream.config.headers);
+    },
+    ...(deps.relayObserver ? { observer: deps.relayObserver } : {}),
+  });
+
   /** A queued route: the request is stored as the upstream would have received it, then answered 202. */
   function enqueue(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, match: RouteMatch, body?: Buffer): void {
     stripHopByHop(req);
@@ -131,42 +146,13 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     deps.queue?.accept(req, res, ctx.requestId, match, body, fail);
   }
 
-  /** After pre-flight: through the breaker (and its concurrency limit) to the upstream. */
+  /** After pre-flight: the relay picks a target, admits the call at its breaker and forwards it. */
   function send(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, match: RouteMatch, body?: Buffer): void {
-    const { route } = match;
-    const upstream = registry.get(route.upstream);
-    const { breaker } = upstream;
-    ctx.breaker = breaker.state().value;
-    const refused = breaker.refusal();
-    if (refused) return refuse(req, res, ctx, upstream, refused);
-    req.url = match.upstreamPath;
-    deps.callerIdentity.apply(req);
-    if (deps.clientCert?.header !== undefined) setClientCertHeader(req, deps.clientCert.header, deps.clientCert.identity.of(req));
-    req.headers['x-request-id'] = ctx.requestId;
-    applyUpstreamHeaders(req, upstream.config.headers);
-    breaker
-      .run(() => upstream.forwarder.forward({ req, res, requestId: ctx.requestId, body, fail }))
-      .then(undefined, (err: unknown) => {
-        if (err instanceof CountedFailure || err instanceof IgnoredOutcome) return; // already answered
-        if (err instanceof BreakerRejection) return refuse(req, res, ctx, upstream, err);
-        fail(req, res, new GatewayError('INTERNAL_ERROR', { cause: err, detail: 'The gateway failed to handle this request.' }));
-      });
-  }
-
-  /** The breaker refused the call: nothing was sent. */
-  function refuse(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, upstream: Upstream, err: BreakerRejection): void {
-    ctx.breaker = upstream.breaker.state().value;
-    fail(req, res, err.kind === 'open'
-      ? new GatewayError('CIRCUIT_OPEN', {
-          upstream: upstream.name,
-          detail: `The circuit breaker of upstream "${upstream.name}" is open; the request was not sent.`,
-          retryAfterSeconds: retryAfterSeconds(err.retryAtMs, clock),
-        })
-      : new GatewayError('GATEWAY_OVERLOADED', {
-          upstream: upstream.name,
-          detail: `Upstream "${upstream.name}" already has ${upstream.config.maxConcurrent} requests in flight.`,
-          retryAfterSeconds: 1,
-        }));
+    try {
+      relay.forward(req, res, ctx, match.route.upstream, match.upstreamPath, body);
+    } catch (err) {
+      fail(req, res, new GatewayError('INTERNAL_ERROR', { cause: err, detail: 'The gateway failed to handle this request.' }));
+    }
   }
 
   /** The one 'close' listener of every traffic response: shared, so no closure per request. */
@@ -269,6 +255,7 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     },
     close(): void {
       sendTimeout.close();
+      relay.close();
     },
   });
 }

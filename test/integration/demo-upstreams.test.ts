@@ -63,7 +63,7 @@ describe('demo upstreams', () => {
   });
 
   it('reports the real port when started on port 0', () => {
-    expect(demo.upstreams.map((u) => u.name)).toEqual(['business', 'credit-bureau', 'archive', 'identity']);
+    expect(demo.upstreams.map((u) => u.name)).toEqual(['business', 'credit-bureau', 'archive', 'identity', 'business-2']);
     for (const u of demo.upstreams) {
       expect(u.port).toBeGreaterThan(0);
       expect(u.url).toBe(`http://127.0.0.1:${u.port}`);
@@ -303,7 +303,7 @@ describe('startDemoUpstreams', () => {
   });
 
   it('defaults to the ports of the demo configuration', () => {
-    expect(DEMO_PORTS).toEqual({ business: 9001, 'credit-bureau': 9002, archive: 9003, identity: 9004 });
+    expect(DEMO_PORTS).toEqual({ business: 9001, 'credit-bureau': 9002, archive: 9003, identity: 9004, 'business-2': 9005 });
   });
 });
 
@@ -318,14 +318,19 @@ describe('demo-config.yaml', () => {
     const raw = parseYaml(text) as {
       listen: unknown;
       admin: { token: string };
-      upstreams: Record<string, { url: string; healthCheck: Record<string, unknown> }>;
+      upstreams: Record<string, { url?: string; targets?: { url: string; name: string }[]; healthCheck: Record<string, unknown> }>;
       routes: { path: string; upstream: string; requires?: string[] }[];
     };
     expect(raw.listen).toEqual({ host: '0.0.0.0', port: 8080 });
     expect(raw.admin.token).toBe('${ADMIN_TOKEN:-}');
     expect(Object.keys(raw.upstreams)).toEqual(['business', 'credit-bureau', 'archive', 'identity']);
+    // The business layer runs as two instances: the demo upstreams "business" and "business-2".
+    expect(raw.upstreams.business?.targets).toEqual([
+      { url: `http://127.0.0.1:${DEMO_PORTS.business}`, name: 'business-1' },
+      { url: `http://127.0.0.1:${DEMO_PORTS['business-2']}`, name: 'business-2' },
+    ]);
     for (const [name, u] of Object.entries(raw.upstreams)) {
-      expect(u.url).toBe(`http://127.0.0.1:${DEMO_PORTS[name as keyof typeof DEMO_PORTS]}`);
+      if (name !== 'business') expect(u.url).toBe(`http://127.0.0.1:${DEMO_PORTS[name as keyof typeof DEMO_PORTS]}`);
       expect(u.healthCheck).toEqual({ path: '/health', intervalMs: 1000, timeoutMs: 500, unhealthyThreshold: 2, healthyThreshold: 1 });
     }
     expect(raw.routes.map((r) => [r.path, r.upstream])).toEqual([

@@ -29,11 +29,12 @@ const SPEC_TABLE: Record<ErrorCode, { status: number; forwarded: boolean }> = {
   HEADERS_TOO_LARGE: { status: 431, forwarded: false },
   GATEWAY_OVERLOADED: { status: 503, forwarded: false },
   GATEWAY_SHUTTING_DOWN: { status: 503, forwarded: false },
+  SESSION_LOST: { status: 409, forwarded: false },
   INTERNAL_ERROR: { status: 500, forwarded: true },
 };
 
 /** Transient per SPEC §4 notes: "not retryable", "not transient", or a wait that may help. */
-const NOT_TRANSIENT: ErrorCode[] = ['ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED', 'INVALID_REQUEST', 'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED', 'FORBIDDEN', 'CLIENT_CERT_REQUIRED', 'UPSTREAM_TLS_ERROR', 'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE'];
+const NOT_TRANSIENT: ErrorCode[] = ['ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED', 'INVALID_REQUEST', 'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED', 'FORBIDDEN', 'CLIENT_CERT_REQUIRED', 'UPSTREAM_TLS_ERROR', 'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE', 'SESSION_LOST'];
 
 describe('error catalog', () => {
   it('holds exactly the codes of SPEC §4 (and CLIENT_CERT_REQUIRED), each once', () => {

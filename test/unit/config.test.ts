@@ -48,6 +48,10 @@ describe('config defaults', () => {
       {
         name: 'business',
         url: 'http://127.0.0.1:9001',
+        // `url: X` is one target named <upstream>-1.
+        targets: [{ name: 'business-1', url: 'http://127.0.0.1:9001' }],
+        balance: 'least-request',
+        retry: { attempts: 2, budgetPercent: 20, minRetryConcurrency: 3, onTimeout: false },
         connectTimeoutMs: 2000,
         timeoutMs: 10000,
         failureStatuses: [500, 502, 503, 504],

@@ -36,6 +36,7 @@ export function buildCard(name: string, onAction: (name: string, action: Action)
   parts.reason = h('span', { class: 'reason', 'data-role': 'reason' });
   parts.forcedNote = h('p', { class: 'forced-note', 'data-role': 'forced-note', hidden: '' });
   parts.counts = h('p', { class: 'counts', 'data-role': 'counts' });
+  parts.targets = h('ul', { class: 'targets', 'data-role': 'targets', 'aria-label': 'Targets' });
   parts.message = h('p', { class: 'card-message', 'data-role': 'message', role: 'status' });
   const buttons = (Object.keys(ACTIONS) as Action[]).map(function (action) {
     const button = h('button', {
@@ -63,6 +64,7 @@ export function buildCard(name: string, onAction: (name: string, action: Action)
       metric('Next trial', 'next-trial'),
     ]),
     parts.counts,
+    parts.targets,
     h('div', { class: 'actions' }, buttons),
     parts.message,
   ]);
@@ -115,6 +117,8 @@ export function renderCard(card: Card, breaker: CardData, now: number): void {
       : '',
   );
 
+  renderTargets(part(card, 'targets'), breaker.targets ?? []);
+
   const health = (breaker.health || {}) as Partial<AdminBreaker['health']>;
   const healthEl = part(card, 'health');
   healthEl.dataset.health = health.state || 'unknown';
@@ -131,6 +135,19 @@ export function renderCard(card: Card, breaker: CardData, now: number): void {
 }
 
 /** The parts of a card that depend on the current time; run every second. */
+/** One row per target (docs/failover.md): its name, breaker state, health and requests in flight. */
+function renderTargets(list: HTMLElement, targets: NonNullable<AdminBreaker['targets']>): void {
+  list.hidden = targets.length === 0;
+  list.replaceChildren(...targets.map((t) => {
+    const health = t.health?.state ?? 'unknown';
+    return h('li', { class: 'target', 'data-target': t.name, 'data-state': t.state }, [
+      h('span', { class: 'target-name', text: t.name }),
+      h('span', { class: 'state pill pill-' + t.state + (t.forced ? ' forced' : ''), text: stateLabel(t) }),
+      h('span', { class: 'target-health', 'data-health': health, text: health.toUpperCase() + (typeof t.inFlight === 'number' ? ' · ' + t.inFlight + ' in flight' : '') }),
+    ]);
+  }));
+}
+
 export function updateClocks(card: Card, t: number): void {
   const b = card.data;
   const since = toMs(b.since);

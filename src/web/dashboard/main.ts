@@ -295,11 +295,18 @@ function applySnapshot(snapshot: BreakersSnapshot): void {
 function applyTransition(t: BreakerTransition): void {
   if (!t || !t.name) return;
   const at = toMs(t.at);
-  const key = t.name + '|' + at + '|' + t.from + '|' + t.to;
+  const key = t.name + '|' + (t.target ?? '') + '|' + at + '|' + t.from + '|' + t.to;
   if (seenTransitions.has(key)) return;
   seenTransitions.add(key);
   addTimelineEntry(t, at);
   const card = cards.get(t.name);
+  // With several targets one target's change is not the upstream's: its row changes at once,
+  // the upstream's state with the next snapshot (≤ 1 s).
+  const targets = card?.data.targets ?? [];
+  if (card && targets.length > 1) {
+    upsertCard(Object.assign({}, card.data, { targets: targets.map((x) => (x.name === t.target ? Object.assign({}, x, { state: t.to, reason: t.reason ?? x.reason }) : x)) }));
+    return;
+  }
   if (card && (at === null || at >= (toMs(card.data.since) || 0))) {
     // Show the change at once; the next snapshot (≤ 1 s) fills in nextTrialAt and stats.
     const forced = t.reason === 'forced' && t.to !== 'half-open' ? (t.to as 'open' | 'closed') : t.reason === 'reset' ? null : card.data.forced;
