@@ -50,6 +50,9 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
   const urls: Record<string, string> = { business: business.url, 'credit-bureau': bureau.url, archive: archive.url, identity: identity.url };
   const intervalMs = options.healthIntervalMs ?? 200;
   for (const [name, upstream] of Object.entries(raw.upstreams)) {
+    // One business instance here (its stickiness stays): a restart of it is a restart of the
+    // instance the session is pinned to.
+    delete upstream.targets;
     upstream.url = urls[name];
     upstream.healthCheck = { path: '/health', intervalMs, timeoutMs: Math.min(500, intervalMs), unhealthyThreshold: 1, healthyThreshold: 1 };
   }

@@ -68,7 +68,7 @@ describe('demo upstreams', () => {
       expect(u.port).toBeGreaterThan(0);
       expect(u.url).toBe(`http://127.0.0.1:${u.port}`);
     }
-    expect(new Set(demo.upstreams.map((u) => u.port)).size).toBe(4);
+    expect(new Set(demo.upstreams.map((u) => u.port)).size).toBe(5);
   });
 
   describe('business', () => {
