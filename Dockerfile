@@ -5,7 +5,8 @@ FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json tsconfig.client.json ./
+COPY scripts ./scripts
 COPY src ./src
 COPY bench ./bench
 RUN npm run build
@@ -17,8 +18,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist ./dist
-# Static assets tsc does not copy: the dashboard page and the demo configuration.
-COPY src/admin/dashboard ./dist/src/admin/dashboard
+# Static assets tsc does not copy: the demo configuration (the dashboard and the demo app are
+# built into dist/web by npm run build).
 COPY src/demo/demo-config.yaml ./dist/src/demo/demo-config.yaml
 # Queued delivery's SQLite store (queue.path, ./data/queue.db by default): writable by the
 # gateway's user, and a volume so that accepted messages outlive the container.

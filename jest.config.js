@@ -11,9 +11,13 @@ const project = (name, timeoutMs) => ({
   testEnvironment: 'node',
   testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
   transform: { '^.+\\.ts$': tsJest },
+  // src/client imports with .js extensions (it is ESM); jest resolves them to the .ts sources.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   ...(timeoutMs ? { setupFilesAfterEnv: [`<rootDir>/test/helpers/timeout-${timeoutMs}.ts`] } : {}),
 });
 module.exports = {
+  // Builds dist/web (the dashboard and the demo app) once per run.
+  globalSetup: '<rootDir>/test/helpers/global-setup.js',
   projects: [
     project('unit'),
     project('integration', 20000),

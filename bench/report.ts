@@ -71,7 +71,7 @@ export interface BenchResults {
   upstream: string;
   settings: Record<string, unknown>;
   targets: Partial<Record<TargetId, TargetResult>>;
-  ratios: { dOverB: number | null; dOverC: number | null; eOverD: number | null };
+  ratios: { dOverB: number | null; dOverC: number | null; eOverD: number | null; fOverD?: number | null };
   /** The same ratios head to head, with the control pair first (absent in results from before it existed). */
   headToHead?: HeadToHeadResult[];
   /** The round with the median added p99 (absent per-round figures in results from before rounds existed). */
@@ -99,6 +99,7 @@ export function evaluate(r: Omit<BenchResults, 'checks' | 'warnings'>): { checks
   add('gateway / raw proxy (d/b), minimum', '≥ 0.60×', ratios.dOverB, (v) => v >= 0.6, ratio);
   add('gateway / fastify-http-proxy (d/c)', '≥ 1.00×', ratios.dOverC, (v) => v >= 1, ratio);
   add('open breaker / gateway proxied (e/d)', '≥ 1.50×', ratios.eOverD, (v) => v >= 1.5, ratio);
+  add('two targets / one target (f/d)', '≥ 0.90×', ratios.fOverD ?? null, (v) => v >= 0.9, ratio);
   add('open breaker, single request (e, c=1, p50)', '< 1 ms', t.e?.single?.p50 ?? null, (v) => v < 1, (v) => `${ms(v)} ms (p99 ${ms(t.e?.single?.p99 ?? 0)} ms)`);
   add('added p99 at fixed rate (d − b)', '< 2 ms', r.latencyRun?.addedP99Ms ?? null, (v) => v < 2, (v) => `${ms(v)} ms at ${Math.round(r.latencyRun?.rate ?? 0)} req/s`);
   add(`gateway peak RSS at c=${t.d?.peak.connections ?? 200}`, '< 150 MB', t.d ? t.d.peak.peakRssBytes : null, (v) => v < 150 * MB, (v) => `${mb(v)} MB`);

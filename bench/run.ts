@@ -355,7 +355,7 @@ async function main(): Promise<number> {
     upstream: opts.upstream,
     settings: { ...opts, out: undefined },
     targets,
-    ratios: { dOverB: medianRatio(rounds, 'd', 'b'), dOverC: medianRatio(rounds, 'd', 'c'), eOverD: medianRatio(rounds, 'e', 'd') },
+    ratios: { dOverB: medianRatio(rounds, 'd', 'b'), dOverC: medianRatio(rounds, 'd', 'c'), eOverD: medianRatio(rounds, 'e', 'd'), fOverD: medianRatio(rounds, 'f', 'd') },
     headToHead,
     latencyRun: latency,
     memory,

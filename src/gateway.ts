@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import http, { type Server } from 'node:http';
+import http from 'node:http';
+import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import type { Logger } from 'pino';
@@ -13,12 +14,14 @@ import { Queue } from './queue/queue';
 import { TrustedProxies } from './proxy/forwarded-for';
 import { RouteTable } from './routing/match';
 import { Preflight } from './routing/preflight-probe';
-import { systemClock, type Clock } from './server/clock';
+import { systemClock, type Clock } from './core/clock';
 import { ConnectionLimit, defaultMaxConnections } from './server/connection-limit';
 import { createClientErrorHandler, createConnectHandler } from './server/client-error';
+import { ClientIdentity } from './server/client-identity';
 import { createLogger, createTrafficRequestLog } from './server/logging';
 import { createOwnEndpoints, OWN_PATHS } from './server/own-endpoints';
 import { createTrafficHandler, type RequestObserver, type TrafficHandler, type TrafficState } from './server/traffic';
+import { TlsListener, type TlsReload } from './server/tls';
 import { packageVersion } from './server/version';
 import type { Instance } from './status/status';
 import { HealthChecker } from './upstreams/health-checker';
@@ -32,10 +35,12 @@ export interface StartOverrides {
   adminHost?: string;
 }
 
-function baseUrl(a: AddressInfo): string {
+function baseUrl(a: AddressInfo, tls: boolean): string {
   const host = a.family === 'IPv6' ? `[${a.address === '::' ? '::1' : a.address}]` : a.address === '0.0.0.0' ? '127.0.0.1' : a.address;
-  return `http://${host}:${a.port}`;
+  return `${tls ? 'https' : 'http'}://${host}:${a.port}`;
 }
+
+const TRAFFIC_TLS = { listener: 'traffic', at: 'listen.tls' } as const;
 
 /** What a gateway is built from; everything has a production default, tests pass their own. */
 export interface GatewayDeps {
@@ -57,7 +62,8 @@ export class Gateway {
   readonly registry: UpstreamRegistry;
   readonly instance: Instance;
   readonly state: TrafficState = { draining: false, inFlight: 0 };
-  readonly trafficServer: Server;
+  /** An https.Server when `listen.tls` is set. */
+  readonly trafficServer: http.Server | https.Server;
   /** Prometheus metrics (own registry), served by the admin listener's GET /metrics. */
   readonly metrics: Metrics;
   /** The admin listener (SPEC §7): breakers API, event stream, /metrics, /dashboard. */
@@ -65,6 +71,8 @@ export class Gateway {
   /** One per upstream with a `healthCheck`; started by `start()`, stopped first by `close()`. */
   readonly healthCheckers: HealthChecker[];
   readonly preflight: Preflight;
+  /** The traffic listener's TLS side, with `listen.tls`. */
+  private readonly trafficTls: TlsListener | undefined;
   /** Queued delivery (store, worker, intake); null when no route has `delivery: queued`. */
   readonly queue: Queue | null;
   private readonly traffic: TrafficHandler;
@@ -85,7 +93,7 @@ export class Gateway {
         log({ event: 'breaker-transition', upstream: t.name, from: t.from, to: t.to, reason: t.reason }, `breaker ${t.name}: ${t.from} → ${t.to} (${t.reason})`);
       });
     }
-    this.healthCheckers = this.registry.all().filter((u) => u.config.healthCheck).map((u) => new HealthChecker(u, { clock: this.clock, logger: this.logger }));
+    this.healthCheckers = this.registry.all().filter((u) => u.config.healthCheck).flatMap((u) => u.targets.map((t) => new HealthChecker(t, { clock: this.clock, logger: this.logger })));
     this.preflight = new Preflight({ registry: this.registry, clock: this.clock });
     this.metrics = new Metrics({ register: new Registry(), registry: this.registry, state: this.state, ownPaths: OWN_PATHS, processMetrics: deps.processMetrics });
     const routes = new RouteTable(config.routes);
@@ -93,7 +101,8 @@ export class Gateway {
       ? new Queue({ settings: config.queue, routes: routes.all(), registry: this.registry, preflight: this.preflight, clock: this.clock, logger: this.logger, owner: this.instance.instanceId })
       : null;
     if (this.queue) registerQueueMetrics(this.metrics.register, this.queue);
-    this.admin = new AdminServer({ token: config.admin.token, allowedHosts: config.admin.allowedHosts, registry: this.registry, clock: this.clock, logger: this.logger, metrics: this.metrics, ...(this.queue ? { queue: this.queue } : {}) });
+    this.admin = new AdminServer({ token: config.admin.token, allowedHosts: config.admin.allowedHosts, registry: this.registry, clock: this.clock, logger: this.logger, metrics: this.metrics, tls: config.admin.tls, ...(this.queue ? { queue: this.queue } : {}) });
+    const tls = config.listen.tls;
     const ownEndpoints = createOwnEndpoints({ registry: this.registry, routes: config.routes, instance: this.instance, state: this.state, isStarted: () => this.started });
     const connectionLimit = new ConnectionLimit(config.listen.maxConnections ?? defaultMaxConnections());
     const handler = createTrafficHandler({
@@ -108,24 +117,27 @@ export class Gateway {
       ownPaths: OWN_PATHS,
       observers: [this.metrics.observe, createTrafficRequestLog(this.logger), ...(deps.observers ?? [])],
       preflight: this.preflight,
+      clientCert: tls?.requestCert ? { identity: new ClientIdentity(), header: tls.clientCertHeader } : undefined,
       sendTimeoutMs: config.listen.sendTimeoutMs,
       connectionLimit,
+      relayObserver: this.metrics.relayObserver,
     });
     this.traffic = handler;
     const l = config.listen;
-    this.trafficServer = http.createServer(
-      {
-        requestTimeout: l.requestTimeoutMs,
-        headersTimeout: Math.min(l.headersTimeoutMs, l.requestTimeoutMs),
-        keepAliveTimeout: l.keepAliveTimeoutMs,
-        maxHeaderSize: l.maxHeaderBytes,
-        // Node checks request deadlines on this interval (30 s by default); SPEC §5 wants them held within a second.
-        connectionsCheckingInterval: 250,
-        // Node would answer a missing Host with a bare 400; the traffic handler answers with a problem.
-        requireHostHeader: false,
-      },
-      handler,
-    );
+    const httpOptions: http.ServerOptions = {
+      requestTimeout: l.requestTimeoutMs,
+      headersTimeout: Math.min(l.headersTimeoutMs, l.requestTimeoutMs),
+      keepAliveTimeout: l.keepAliveTimeoutMs,
+      maxHeaderSize: l.maxHeaderBytes,
+      // Node checks request deadlines on this interval (30 s by default); SPEC §5 wants them held within a second.
+      connectionsCheckingInterval: 250,
+      // Node would answer a missing Host with a bare 400; the traffic handler answers with a problem.
+      requireHostHeader: false,
+    };
+    this.trafficTls = tls
+      ? new TlsListener({ name: TRAFFIC_TLS, settings: tls, http: httpOptions, handshakeTimeoutMs: httpOptions.headersTimeout as number, logger: this.logger, countRefused: this.metrics.countRefused }, handler)
+      : undefined;
+    this.trafficServer = this.trafficTls?.server ?? http.createServer(httpOptions, handler);
     // Node keeps 2,000 request headers and drops the rest without a word; maxHeaderSize bounds them instead.
     this.trafficServer.maxHeadersCount = 0;
     connectionLimit.attach(this.trafficServer);
@@ -155,18 +167,44 @@ export class Gateway {
     this.queue?.start();
     this.started = true;
     const address = this.trafficServer.address() as AddressInfo;
-    this.logger.info({ event: 'listening', listener: 'traffic', host: address.address, port: address.port, instanceId: this.instance.instanceId }, 'traffic listener up');
+    const tls = this.config.listen.tls;
+    this.logger.info({
+      event: 'listening', listener: 'traffic', host: address.address, port: address.port, instanceId: this.instance.instanceId,
+      ...(tls && this.trafficTls ? { tls: { ...this.trafficTls.certificate, minVersion: tls.minVersion, requestCert: tls.requestCert } } : {}),
+    }, 'traffic listener up');
     return address;
   }
 
-  /** Base URL of the traffic listener, for tests and tools. */
+  /**
+   * SIGHUP: both listeners read their certificate files again; new connections get the new
+   * certificates, open ones keep theirs. A listener whose new files are unusable keeps its
+   * old certificate and says why in an error line. Returns what happened, per TLS listener.
+   */
+  reloadTls(): TlsReload[] {
+    const outcomes: TlsReload[] = [];
+    if (this.trafficTls) outcomes.push(this.trafficTls.reload());
+    const admin = this.admin.reloadTls();
+    if (admin) outcomes.push(admin);
+    for (const o of outcomes) {
+      if (o.ok) this.logger.info({ event: 'tls-reloaded', listener: o.listener, subject: o.subject, validTo: o.validTo, fingerprint256: o.fingerprint256 }, `${o.listener} listener: certificate reloaded`);
+      else this.logger.error({ event: 'tls-reload-failed', listener: o.listener, issues: o.issues }, `${o.listener} listener: certificate not reloaded, the previous one stays: ${o.issues.join('; ')}`);
+    }
+    return outcomes;
+  }
+
+  /** Whether either listener speaks TLS (so that SIGHUP means "reload certificates"). */
+  get hasTls(): boolean {
+    return this.config.listen.tls !== undefined || this.config.admin.tls !== undefined;
+  }
+
+  /** Base URL of the traffic listener, for tests and tools (https:// with `listen.tls`). */
   get url(): string {
-    return baseUrl(this.trafficServer.address() as AddressInfo);
+    return baseUrl(this.trafficServer.address() as AddressInfo, this.config.listen.tls !== undefined);
   }
 
   /** Base URL of the admin listener (SPEC §7), for tests and tools. */
   get adminUrl(): string {
-    return baseUrl(this.admin.server.address() as AddressInfo);
+    return baseUrl(this.admin.server.address() as AddressInfo, this.config.admin.tls !== undefined);
   }
 
   /**
@@ -206,9 +244,11 @@ export class Gateway {
     this.state.draining = true;
     const closing = this.trafficServer.listening ? new Promise<void>((r) => this.trafficServer.close(() => r())) : Promise.resolve();
     this.trafficServer.closeAllConnections();
+    this.trafficTls?.destroyPending();
     // SSE streams never end by themselves: the admin listener ends them before it closes.
     const adminClosing = this.admin.close();
     this.metrics.close();
+    this.traffic.close();
     this.registry.close();
     await Promise.all([closing, adminClosing, queueStopped]);
     // After the listeners: a request still being accepted must not find its store closed.

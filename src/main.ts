@@ -64,6 +64,13 @@ async function main(): Promise<number> {
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    // Only with TLS: otherwise SIGHUP keeps its usual meaning (the process ends with its terminal).
+    if (gateway.hasTls) {
+      process.on('SIGHUP', () => {
+        logger.info({ signal: 'SIGHUP' }, 'reloading TLS certificates');
+        gateway.reloadTls();
+      });
+    }
   });
 }
 

@@ -1,10 +1,28 @@
 import { Router } from 'express';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors/gateway-error';
-import type { Clock } from '../server/clock';
+import type { Clock } from '../core/clock';
 import type { BreakerStateName, TransitionReason } from '../upstreams/breaker';
+import type { HealthState } from '../upstreams/availability';
+import type { Breaker, BreakerState } from '../upstreams/breaker';
 import type { Upstream, UpstreamRegistry } from '../upstreams/registry';
 import type { StatsSnapshot } from '../upstreams/stats';
+import type { Target } from '../upstreams/target';
+
+/** One target's breaker as the admin API shows it. */
+export interface TargetBreakerView {
+  name: string;
+  state: BreakerStateName;
+  since: string;
+  nextTrialAt: string | null;
+  forced: 'open' | 'closed' | null;
+  forcedBy: string | null;
+  reason: TransitionReason;
+  /** Requests admitted to this target and not over yet. */
+  inFlight: number;
+  health: BreakerView['health'];
+  stats: StatsSnapshot;
+}
 
 /** One breaker as the admin API shows it (GET /admin/breakers, the SSE `snapshot`, POST answers). */
 export interface BreakerView {
@@ -27,6 +45,8 @@ export interface BreakerView {
     instanceId: string | null;
   };
   stats: StatsSnapshot;
+  /** Each target's own breaker (an upstream with one `url` has one target, `<upstream>-1`). */
+  targets: TargetBreakerView[];
 }
 
 export interface BreakersSnapshot {
@@ -36,20 +56,33 @@ export interface BreakersSnapshot {
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-export function breakerView(u: Upstream): BreakerView {
-  const s = u.breaker.state();
-  const override = u.breaker.override();
-  const h = u.health;
+function healthView(h: HealthState): BreakerView['health'] {
+  return { state: h.state, since: iso(h.since), lastCheckAt: iso(h.lastCheckAt), restartedAt: iso(h.restartedAt), instanceId: h.instanceId };
+}
+
+function stateView(s: BreakerState, override: ReturnType<Breaker['override']>): Pick<BreakerView, 'state' | 'since' | 'nextTrialAt' | 'forced' | 'forcedBy' | 'reason'> {
   return {
-    name: u.name,
     state: s.value,
     since: new Date(s.since).toISOString(),
     nextTrialAt: s.value === 'open' ? iso(s.nextTrialAt) : null,
     forced: override?.state ?? null,
     forcedBy: override?.by ?? null,
     reason: s.reason,
-    health: { state: h.state, since: iso(h.since), lastCheckAt: iso(h.lastCheckAt), restartedAt: iso(h.restartedAt), instanceId: h.instanceId },
+  };
+}
+
+export function targetView(t: Target): TargetBreakerView {
+  return { name: t.name, ...stateView(t.breaker.state(), t.breaker.override()), inFlight: t.inFlight, health: healthView(t.health), stats: t.breaker.stats() };
+}
+
+/** An upstream's breaker: derived from its targets' (the best state; open only when all are). */
+export function breakerView(u: Upstream): BreakerView {
+  return {
+    name: u.name,
+    ...stateView(u.breaker.state(), u.breaker.override()),
+    health: healthView(u.health),
     stats: u.stats.snapshot(),
+    targets: u.targets.map(targetView),
   };
 }
 
@@ -66,13 +99,18 @@ export interface BreakerRoutesDeps {
   actionsEnabled: boolean;
 }
 
+/** What an action does to a breaker: an upstream's (all its targets) or one target's. */
+interface Forcible {
+  forceOpen(by: string): void;
+  forceClose(by: string): void;
+  reset(): void;
+}
+
 const ACTIONS = {
-  open: (u: Upstream, by: string) => u.breaker.forceOpen(by),
-  close: (u: Upstream, by: string) => u.breaker.forceClose(by),
-  reset: (u: Upstream) => {
-    u.breaker.reset();
-    u.stats.clear();
-  },
+  open: (b: Forcible, by: string) => b.forceOpen(by),
+  close: (b: Forcible, by: string) => b.forceClose(by),
+  // A breaker's reset clears its window too: the stats are read from it.
+  reset: (b: Forcible) => b.reset(),
 } as const;
 
 type Action = keyof typeof ACTIONS;
@@ -83,7 +121,8 @@ export function isBreakerAction(name: string): name is Action {
 }
 
 /**
- * GET /admin/breakers and POST /admin/breakers/{name}/open|close|reset (SPEC §7).
+ * GET /admin/breakers, POST /admin/breakers/{name}/open|close|reset and
+ * POST /admin/breakers/{name}/targets/{target}/open|close|reset (README "Breakers").
  * With a token, authorization happens before this router (auth.ts); without one, the actions
  * are refused here. The stream lives in event-stream.ts.
  */
@@ -104,9 +143,24 @@ export function breakerRoutes(deps: BreakerRoutesDeps): Router {
     const upstream = deps.registry.get(name);
     // The path as routed (not the raw URL): it names the call without any query string.
     const by = `POST /admin/breakers/${name}/${action}`;
-    ACTIONS[action](upstream, by);
+    ACTIONS[action](upstream.breaker, by);
     deps.logger.warn({ event: 'breaker-override', upstream: name, action, by }, `operator ${action} on breaker ${name}`);
     res.json(breakerView(upstream));
+  });
+  // One target: `open` takes it out of rotation (maintenance: no new requests, those in flight
+  // finish), `close`/`reset` bring it back.
+  router.post('/admin/breakers/:name/targets/:target/:action', (req, res, next) => {
+    const { name, target, action } = req.params;
+    if (!isBreakerAction(action)) return next();
+    if (!deps.actionsEnabled) {
+      return next(new GatewayError('FORBIDDEN', { detail: 'No admin token is configured (admin.token), so admin actions are disabled.' }));
+    }
+    const t = deps.registry.has(name) ? deps.registry.get(name).target(target) : undefined;
+    if (!t) return next(new GatewayError('ROUTE_NOT_FOUND', { detail: 'No upstream target of that name is configured.' }));
+    const by = `POST /admin/breakers/${name}/targets/${target}/${action}`;
+    ACTIONS[action](t.breaker, by);
+    deps.logger.warn({ event: 'breaker-override', upstream: name, target, action, by }, `operator ${action} on target ${target} of ${name}`);
+    res.json(targetView(t));
   });
   return router;
 }

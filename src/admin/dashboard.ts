@@ -3,15 +3,15 @@ import path from 'node:path';
 import { Router, type Response } from 'express';
 
 /**
- * The dashboard's folder. tsc does not copy the page into dist/, so when this module runs
- * compiled (dist/src/admin/) the files are read from the source tree instead.
+ * The dashboard's built folder, dist/web/dashboard (sources in src/web/dashboard, bundled by
+ * `npm run build`), seen from dist/src/admin (compiled) or src/admin (ts-jest).
  */
 export const DASHBOARD_DIR: string = resolveDashboardDir();
 
 function resolveDashboardDir(): string {
-  const beside = path.join(__dirname, 'dashboard');
-  if (existsSync(path.join(beside, 'index.html'))) return beside;
-  return path.resolve(__dirname, '../../../src/admin/dashboard');
+  const compiled = path.resolve(__dirname, '../../web/dashboard');
+  if (existsSync(path.join(compiled, 'index.html'))) return compiled;
+  return path.resolve(__dirname, '../../dist/web/dashboard');
 }
 
 const FILES: Record<string, { file: string; type: string }> = {
@@ -26,7 +26,7 @@ const FILES: Record<string, { file: string; type: string }> = {
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /**
- * GET /dashboard and its two assets (SPEC §7), static files with no build step. They are
+ * GET /dashboard and its two assets (SPEC §7), static files built by `npm run build`. They are
  * served without authorization even when an admin token is configured: the page holds no
  * data, and it has to load before it can ask the operator for the token that its API calls
  * then carry. Files are read once, on first use.

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors/gateway-error';
-import type { Clock } from '../server/clock';
+import type { Clock } from '../core/clock';
 import type { Transition } from '../upstreams/breaker';
 import type { UpstreamRegistry } from '../upstreams/registry';
 import { breakersSnapshot } from './breakers';
@@ -146,7 +146,7 @@ export class EventStream {
 
   private broadcastState(t: Transition): void {
     if (this.subscribers.size === 0) return;
-    const data = JSON.stringify({ name: t.name, from: t.from, to: t.to, at: new Date(t.at).toISOString(), reason: t.reason });
+    const data = JSON.stringify({ name: t.name, target: t.target, from: t.from, to: t.to, at: new Date(t.at).toISOString(), reason: t.reason });
     this.broadcast(`event: state\ndata: ${data}\n\n`);
   }
 

@@ -4,7 +4,7 @@ import { GatewayError } from '../errors/gateway-error';
 import type { Queue } from '../queue/queue';
 import { MESSAGE_STATUSES, type MessageStatus } from '../queue/store';
 import { adminMessageView, queueSummary } from '../queue/views';
-import type { Clock } from '../server/clock';
+import type { Clock } from '../core/clock';
 
 export interface QueueRoutesDeps {
   queue: Queue;

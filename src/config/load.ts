@@ -4,6 +4,8 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { upstreamReading } from '../core/path-reading';
 import { markReferences, resolveReferences } from './interpolate';
+import { describeReadFailure } from './read-failure';
+import { tlsFileIssues } from './tls-files';
 import { queueCrossCheck } from './queue-schema';
 import { configSchema, isUpstreamName, NAME_RULE, type RawConfig } from './schema';
 import type { GatewayConfig, UpstreamConfig } from './types';
@@ -16,16 +18,6 @@ export class ConfigError extends Error {
   }
 }
 
-/** Why a file could not be read, in words; other codes are shown as they are. */
-const READ_FAILURES: Readonly<Record<string, string>> = {
-  ENOENT: 'no such file',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EISDIR: 'is a directory',
-  ENOTDIR: 'a part of the path is not a directory',
-  ELOOP: 'too many symbolic links',
-};
-
 /**
  * The configuration file cannot be read at all. There is nothing to validate, so the whole
  * message is one line naming the file and the reason; `issues` keeps the usual form.
@@ -34,8 +26,7 @@ export class ConfigFileError extends ConfigError {
   constructor(readonly file: string, readonly code: string) {
     super([`${file}: cannot read file (${code})`]);
     this.name = 'ConfigFileError';
-    const reason = READ_FAILURES[code];
-    this.message = `${file}: cannot read file (${code})${reason ? `: ${reason}` : ''}`;
+    this.message = `${file}: ${describeReadFailure(code)}`;
   }
 }
 
@@ -124,7 +115,7 @@ export function parseConfig(raw: unknown): GatewayConfig {
   // reportInput: zod 4 leaves `issue.input` out otherwise, and describeIssue needs it to tell
   // a missing key from a value of the wrong type.
   const result = configSchema.safeParse(raw, { reportInput: true, error: houseMessage });
-  const issues = [...(result.success ? [] : withoutFollowUps(result.error.issues).flatMap(describeIssue)), ...crossCheck(raw)];
+  const issues = [...(result.success ? [] : withoutFollowUps(result.error.issues).flatMap(describeIssue)), ...crossCheck(raw), ...tlsFileIssues(raw)];
   if (!result.success || issues.length > 0) throw new ConfigError(issues);
   return deepFreeze(resolve(result.data));
 }
@@ -223,13 +214,28 @@ function crossCheck(raw: unknown): string[] {
     for (const [name, u] of Object.entries(raw.upstreams)) {
       if (!isUpstreamName(name)) issues.push(`${formatPath(['upstreams', name])}: ${NAME_RULE}`);
       // TLS options on a plain-http upstream would be silently ignored: most likely the url was meant to be https://.
-      if (isObject(u) && u.tls !== undefined && typeof u.url === 'string' && u.url.startsWith('http:')) {
+      if (!isObject(u)) continue;
+      const hasUrl = u.url !== undefined;
+      const hasTargets = u.targets !== undefined;
+      if (hasUrl === hasTargets) issues.push(`${formatPath(['upstreams', name])}: expected either url or targets (not both)`);
+      const urls = hasTargets && Array.isArray(u.targets) ? u.targets.map((t) => (isObject(t) ? t.url : undefined)) : [u.url];
+      if (u.tls !== undefined && urls.some((x) => typeof x === 'string' && x.startsWith('http:'))) {
         issues.push(`${formatPath(['upstreams', name, 'tls'])}: applies only to an https:// url`);
+      }
+      if (Array.isArray(u.targets)) {
+        const names = new Map<string, number>();
+        u.targets.forEach((t, i) => {
+          const targetName = isObject(t) && typeof t.name === 'string' ? t.name : `${name}-${i + 1}`;
+          const first = names.get(targetName);
+          if (first !== undefined) issues.push(`${formatPath(['upstreams', name, 'targets', i, 'name'])}: duplicate of targets[${first}] "${targetName}"`);
+          else names.set(targetName, i);
+        });
       }
     }
   }
   const listen = isObject(raw.listen) ? raw.listen : {};
   const admin = isObject(raw.admin) ? raw.admin : {};
+  issues.push(...tlsCrossCheck(listen, admin, routes));
   const listenPort = listen.port ?? 8080;
   const adminPort = admin.port ?? 9090;
   if (typeof listenPort === 'number' && listenPort !== 0 && listenPort === adminPort) {
@@ -239,11 +245,36 @@ function crossCheck(raw: unknown): string[] {
   return issues;
 }
 
+/**
+ * A client certificate is only worth asking for when there is a CA to verify it against (without
+ * one, Node would accept any certificate from a public CA), and a route or header that relies
+ * on one needs the traffic listener to ask for it.
+ */
+function tlsCrossCheck(listen: Record<string, unknown>, admin: Record<string, unknown>, routes: readonly unknown[]): string[] {
+  const issues: string[] = [];
+  for (const [at, section] of [['listen', listen], ['admin', admin]] as const) {
+    const tls = section.tls;
+    if (isObject(tls) && tls.requestCert === true && tls.ca === undefined) issues.push(`${at}.tls.ca: required with requestCert: true (callers' certificates are verified against it)`);
+  }
+  const asks = isObject(listen.tls) && listen.tls.requestCert === true;
+  if (isObject(listen.tls) && listen.tls.clientCertHeader !== undefined && !asks) issues.push('listen.tls.clientCertHeader: needs listen.tls.requestCert: true');
+  routes.forEach((route, i) => {
+    if (isObject(route) && route.clientCert === 'required' && !asks) issues.push(`routes[${i}].clientCert: required needs listen.tls with requestCert: true`);
+  });
+  return issues;
+}
+
 function resolve(raw: RawConfig): GatewayConfig {
   const d = raw.defaults;
-  const upstreams: UpstreamConfig[] = Object.entries(raw.upstreams).map(([name, u]) => ({
+  const upstreams: UpstreamConfig[] = Object.entries(raw.upstreams).map(([name, u]) => {
+    const targets = (u.targets ?? [{ url: u.url as string }]).map((t, i) => ({ name: t.name ?? `${name}-${i + 1}`, url: withoutTrailingSlashes(t.url) }));
+    return {
     name,
-    url: withoutTrailingSlashes(u.url),
+    url: (targets[0] as { url: string }).url,
+    targets,
+    balance: u.balance,
+    retry: u.retry,
+    ...(u.sticky ? { sticky: u.sticky } : {}),
     connectTimeoutMs: u.connectTimeoutMs ?? d.connectTimeoutMs,
     timeoutMs: u.timeoutMs ?? d.timeoutMs,
     failureStatuses: u.failureStatuses ?? d.failureStatuses,
@@ -252,7 +283,8 @@ function resolve(raw: RawConfig): GatewayConfig {
     ...(u.healthCheck ? { healthCheck: u.healthCheck } : {}),
     ...(u.tls ? { tls: u.tls } : {}),
     ...(u.headers ? { headers: u.headers } : {}),
-  }));
+    };
+  });
   return { listen: raw.listen, admin: raw.admin, shutdown: raw.shutdown, log: raw.log, queue: raw.queue, upstreams, routes: raw.routes };
 }
 

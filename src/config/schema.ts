@@ -108,9 +108,43 @@ const urlSchema = z.string({ error: 'expected an http:// or https:// URL' }).ref
   }
 }, 'expected an http:// or https:// URL without credentials, query or fragment');
 
-export const upstreamSchema = z.strictObject({
-  /** Where requests for this upstream go. */
+const COOKIE_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
+
+export const targetSchema = z.strictObject({
+  /** Where this instance of the upstream listens. */
   url: urlSchema,
+  /** The target's name in /status, the admin API, metrics and logs; `<upstream>-<n>` by default. */
+  name: z.string().regex(NAME, NAME_RULE.replace('an upstream name', 'a target name')).optional(),
+});
+
+export const retrySchema = z.strictObject({
+  /** Attempts in all, the first included; a retry always goes to a target not tried yet. */
+  attempts: posInt().default(2),
+  /** Retries in flight may be this share of the upstream's requests in flight … */
+  budgetPercent: percentage().default(20),
+  /** … or this many, whichever is more. */
+  minRetryConcurrency: nonNegInt().default(3),
+  /** Also retry an idempotent (or keyed) request after UPSTREAM_TIMEOUT. */
+  onTimeout: z.boolean().default(false),
+});
+
+export const stickySchema = z.strictObject({
+  /** Name of the cookie that pins a caller's session to one target. */
+  cookie: z.string().regex(COOKIE_NAME, 'expected a cookie name (1-64 token characters)'),
+  /** `fail`: SESSION_LOST when the pinned target is lost; `failover`: move the session and say so. */
+  onLost: z.enum(['fail', 'failover']).default('fail'),
+});
+
+export const upstreamSchema = z.strictObject({
+  /** Where requests for this upstream go: one target. `url: X` is the same as `targets: [{ url: X }]`. */
+  url: urlSchema.optional(),
+  /** Several instances of the upstream, balanced, with failover between them. */
+  targets: z.array(targetSchema).min(1, 'expected at least one target').max(30, 'expected at most 30 targets').optional(),
+  /** How a target is chosen: `least-request` (power of two choices on requests in flight) or `round-robin`. */
+  balance: z.enum(['least-request', 'round-robin']).default('least-request'),
+  retry: retrySchema.prefault({}),
+  /** Pins a caller's session to one target with a cookie; absent: no stickiness. */
+  sticky: stickySchema.optional(),
   connectTimeoutMs: ms(posInt()).optional(),
   timeoutMs: ms(posInt()).optional(),
   failureStatuses: z.array(failureStatus()).optional(),
@@ -138,6 +172,39 @@ export const upstreamSchema = z.strictObject({
   }).optional(),
 });
 
+/*
+ * TLS on the gateway's own listeners (docs/tls.md). Paths name PEM files; they are read and
+ * checked when the configuration is loaded (config/tls-files.ts) and read again on SIGHUP.
+ */
+const pemPath = () => z.string({ error: 'expected the path of a PEM file' }).min(1, 'expected the path of a PEM file');
+/** Below TLS 1.2 is not offered at all: OpenSSL 3 refuses 1.0 and 1.1 at its default security level anyway. */
+export const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Headers the gateway sets or strips itself, or that frame the request: never a place for the client's subject. */
+const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'expect',
+  'proxy-authorization', 'proxy-connection', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'authorization', 'cookie']);
+const listenerTls = {
+  /** PEM certificate chain the listener presents (leaf first). */
+  cert: pemPath(),
+  /** PEM private key of `cert` (unencrypted). */
+  key: pemPath(),
+  /** PEM CA bundle that callers' certificates are verified against (needed with `requestCert`). */
+  ca: pemPath().optional(),
+  /** Ask callers for a certificate; it is verified against `ca`, and routes may require it. */
+  requestCert: z.boolean().default(false),
+  /** Lowest TLS version accepted. */
+  minVersion: z.enum(TLS_VERSIONS, { error: `expected one of ${TLS_VERSIONS.join(', ')}` }).default('TLSv1.2'),
+};
+export const listenTlsSchema = z.strictObject({
+  ...listenerTls,
+  /** Request header that carries the verified client certificate's subject upstream; the caller's own copy is always removed. */
+  clientCertHeader: z.string({ error: 'expected a header name' })
+    .regex(HEADER_NAME, 'expected a header name such as X-Client-Cert-Subject')
+    .refine((h) => !RESERVED_HEADERS.has(h.toLowerCase()), 'expected a header of its own, not one the gateway sets, strips or relies on')
+    .optional(),
+});
+export const adminTlsSchema = z.strictObject(listenerTls);
+
 export const routeSchema = z.strictObject({
   /** Prefix matched on whole segments; the longest matching prefix wins. */
   path: z.string().regex(/^\/([A-Za-z0-9._~!$&'()*+,;=:@-]+(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)*)?$/, 'expected a path such as /api/loans (no trailing slash, no dot-segments)')
@@ -155,6 +222,8 @@ export const routeSchema = z.strictObject({
   preflight: z.enum(['state', 'probe']).default('state'),
   /** With `preflight: probe`, how long a probe result is trusted. */
   preflightCacheMs: ms(posInt()).default(1000),
+  /** `required`: callers without a verified client certificate get CLIENT_CERT_REQUIRED (needs `listen.tls.requestCert`). */
+  clientCert: z.enum(['required', 'optional'], { error: 'expected required or optional' }).default('optional'),
   /** `queued`: accept now (202), deliver when every system involved is available (queue-schema.ts). */
   delivery: deliverySchema,
   queue: routeQueueSchema.prefault({}),
@@ -182,6 +251,8 @@ export const configSchema = z.strictObject({
     maxConnections: posInt().optional(),
     /** A caller that accepts no bytes of its response for this long is cut, and its upstream request aborted. */
     sendTimeoutMs: ms(posInt()).default(30000),
+    /** HTTPS on the traffic listener; absent: plain HTTP. */
+    tls: listenTlsSchema.optional(),
   }).prefault({}),
   admin: z.strictObject({
     host: host().default('127.0.0.1'),
@@ -190,6 +261,8 @@ export const configSchema = z.strictObject({
     token: z.string().nullable().default('').transform((t) => t ?? ''),
     /** Host names the admin listener answers besides its own address and localhost (DNS-rebinding guard). */
     allowedHosts: z.array(host()).default([]),
+    /** HTTPS on the admin listener; with `requestCert`, every admin request needs a verified client certificate. */
+    tls: adminTlsSchema.optional(),
   }).prefault({}),
   shutdown: z.strictObject({
     /** How long in-flight requests may take to finish after SIGTERM/SIGINT. */

@@ -1,6 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { createCaseApp, type AppReply } from './case-app';
+import { parseOrgNumber } from './org-number';
 
 /*
  * A simulated upstream for the bundled demo (SPEC §2): a business layer or a third-party
@@ -37,6 +39,10 @@ export interface DemoUpstreamOptions {
   /** 0 picks a free port; `port` and `url` of the result report the real one. */
   port: number;
   kind: DemoKind;
+  /** Business only: the identity provider's key; with it the business layer serves the loan-case API and the demo app (case-app.ts). */
+  signingKey?: Buffer;
+  /** Where the built demo app is (default dist/web/app). */
+  appDir?: string;
 }
 
 export interface DemoUpstream {
@@ -90,6 +96,7 @@ export async function startDemoUpstream(options: DemoUpstreamOptions): Promise<D
   };
   let data = seed(kind);
   const routes = businessRoutes(kind, () => data);
+  const app = kind === 'business' && options.signingKey ? createCaseApp({ signingKey: options.signingKey, appDir: options.appDir }) : undefined;
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let closing: Promise<void> | undefined;
@@ -153,7 +160,7 @@ export async function startDemoUpstream(options: DemoUpstreamOptions): Promise<D
       case 'slow': {
         const timer = setTimeout(() => {
           timers.delete(timer);
-          answer(res, method, path, body);
+          answer(res, method, path, body, req.headers);
         }, state.delayMs);
         timer.unref();
         timers.add(timer);
@@ -165,13 +172,15 @@ export async function startDemoUpstream(options: DemoUpstreamOptions): Promise<D
         return;
       }
       case 'ok':
-        answer(res, method, path, body);
+        answer(res, method, path, body, req.headers);
         return;
     }
   }
 
-  function answer(res: http.ServerResponse, method: string, path: string, body: Buffer): void {
+  function answer(res: http.ServerResponse, method: string, path: string, body: Buffer, headers: http.IncomingHttpHeaders): void {
     try {
+      const own = app?.handle({ method, path, headers, body });
+      if (own) return sendReply(res, own);
       const segments = splitPath(path);
       if (segments[0] === 'api') segments.shift();
       let allowed: string[] | undefined;
@@ -204,6 +213,7 @@ export async function startDemoUpstream(options: DemoUpstreamOptions): Promise<D
       state.instanceId = randomUUID();
       state.startedAt = new Date().toISOString();
       data = seed(kind);
+      app?.reset();
       return { status: 200, body: { restarted: true, instanceId: state.instanceId, previousInstanceId, startedAt: state.startedAt } };
     }
     if (method === 'GET') return { status: 200, body: { mode: state.mode, delayMs: state.delayMs } };
@@ -525,19 +535,9 @@ function creditAssessment(orgNumber: string): { riskClass: number; score: number
 
 /** `NNNNNN-NNNN` (the hyphen optional on input) with a valid Luhn check digit. */
 function requireOrgNumber(value: unknown): string {
-  const m = typeof value === 'string' ? /^(\d{6})-?(\d{4})$/.exec(value) : null;
-  if (!m) throw new DemoHttpError(400, 'validation_failed', 'orgNumber: expected a Swedish organisation number such as 556677-8899');
-  const digits = `${m[1]}${m[2]}`;
-  let sum = 0;
-  for (let i = 0; i < 9; i++) {
-    let d = Number(digits[i]) * (i % 2 === 0 ? 2 : 1);
-    if (d > 9) d -= 9;
-    sum += d;
-  }
-  if ((10 - (sum % 10)) % 10 !== Number(digits[9])) {
-    throw new DemoHttpError(400, 'validation_failed', `orgNumber: ${value as string} has an invalid check digit`);
-  }
-  return `${m[1]}-${m[2]}`;
+  const parsed = parseOrgNumber(value);
+  if (!parsed.ok) throw new DemoHttpError(400, 'validation_failed', `orgNumber: ${parsed.message}`);
+  return parsed.value;
 }
 
 function requireAmount(value: unknown): number {
@@ -605,6 +605,19 @@ function send(res: http.ServerResponse, status: number, body: unknown, headers: 
     'Cache-Control': 'no-store',
   });
   res.end(text);
+}
+
+function sendReply(res: http.ServerResponse, reply: AppReply): void {
+  if (res.headersSent || res.destroyed) return;
+  if (reply.status === 204) {
+    res.writeHead(204, { 'Cache-Control': 'no-store', ...reply.headers });
+    res.end();
+    return;
+  }
+  if (!reply.raw) return send(res, reply.status, reply.body ?? {}, reply.headers);
+  const data = typeof reply.raw.data === 'string' ? Buffer.from(reply.raw.data) : reply.raw.data;
+  res.writeHead(reply.status, { 'Cache-Control': 'no-store', ...reply.headers, 'Content-Type': reply.raw.contentType, 'Content-Length': String(data.length) });
+  res.end(data);
 }
 
 function splitPath(path: string): string[] {

@@ -1,9 +1,14 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { startDemoUpstream, type DemoKind, type DemoUpstream } from './demo-upstream';
+import { startIdentityProvider } from './identity-provider';
 
-/** The ports the bundled demo configuration (demo-config.yaml) expects its upstreams on. */
-export const DEMO_PORTS: Readonly<Record<DemoKind, number>> = Object.freeze({ business: 9001, 'credit-bureau': 9002, archive: 9003 });
+/** The demo's servers by name; `business-2` is the business layer's second instance. */
+export type DemoServer = DemoKind | 'identity' | 'business-2';
+
+/** The ports the bundled demo configuration (demo-config.yaml) expects its servers on; `business-2` is the business layer's second instance (docs/failover.md). */
+export const DEMO_PORTS: Readonly<Record<DemoServer, number>> = Object.freeze({ business: 9001, 'credit-bureau': 9002, archive: 9003, identity: 9004, 'business-2': 9005 });
 
 /**
  * The bundled demo configuration. tsc does not copy .yaml files into dist/, so when this
@@ -18,19 +23,29 @@ function resolveDemoConfigPath(): string {
 }
 
 export interface DemoUpstreams {
-  /** In the order business, credit-bureau, archive. */
+  /** In the order business, credit-bureau, archive, identity (the demo identity provider), business-2 (the business layer's second instance). */
   upstreams: DemoUpstream[];
   close(): Promise<void>;
 }
 
 /**
- * Starts the three simulated upstreams of the bundled demo. Ports default to DEMO_PORTS; 0
- * picks a free port (each upstream's `port` and `url` report the real one). If one cannot
- * start, those already started are closed again and the error is rethrown.
+ * Starts the simulated upstreams of the bundled demo (the business layer as two instances)
+ * and its identity provider, which shares a key made for this run with the business layer
+ * (it verifies the access tokens). Ports default to DEMO_PORTS; 0 picks a free port (each
+ * upstream's `port` and `url` report the real one), and the second business instance takes
+ * a free port too when the first one does. If one cannot start, those already started are
+ * closed again and the error is rethrown.
  */
-export async function startDemoUpstreams(host = '127.0.0.1', ports: Partial<Record<DemoKind, number>> = DEMO_PORTS): Promise<DemoUpstreams> {
+export async function startDemoUpstreams(host = '127.0.0.1', ports: Partial<Record<DemoServer, number>> = DEMO_PORTS): Promise<DemoUpstreams> {
   const kinds: DemoKind[] = ['business', 'credit-bureau', 'archive'];
-  const results = await Promise.allSettled(kinds.map((kind) => startDemoUpstream({ name: kind, kind, host, port: ports[kind] ?? DEMO_PORTS[kind] })));
+  const signingKey = randomBytes(32);
+  const secondPort = ports['business-2'] ?? (ports.business === 0 ? 0 : DEMO_PORTS['business-2']);
+  const results = await Promise.allSettled([
+    ...kinds.map((kind) => startDemoUpstream({ name: kind, kind, host, port: ports[kind] ?? DEMO_PORTS[kind], ...(kind === 'business' ? { signingKey } : {}) })),
+    // Loopback only, whatever `host` the upstreams get.
+    startIdentityProvider({ host: '127.0.0.1', port: ports.identity ?? DEMO_PORTS.identity, signingKey }),
+    startDemoUpstream({ name: 'business-2', kind: 'business', host, port: secondPort, signingKey }),
+  ]);
   const upstreams = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {

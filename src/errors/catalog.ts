@@ -21,6 +21,11 @@ export const CATALOG = {
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large', transient: false, forwarded: false },
   UNAUTHORIZED: { status: 401, title: 'Missing or invalid admin token', transient: false, forwarded: false },
   FORBIDDEN: { status: 403, title: 'Admin action not permitted', transient: false, forwarded: false },
+  /*
+   * Not 401: RFC 9110 makes a 401 carry a WWW-Authenticate challenge, and a TLS client
+   * certificate is no HTTP authentication scheme. The caller must connect again with one.
+   */
+  CLIENT_CERT_REQUIRED: { status: 403, title: 'A verified client certificate is required', transient: false, forwarded: false },
   CIRCUIT_OPEN: { status: 503, title: 'Circuit breaker is open', transient: true, forwarded: false },
   DEPENDENCY_UNAVAILABLE: { status: 503, title: 'A required dependency is unavailable', transient: true, forwarded: false },
   UPSTREAM_UNREACHABLE: { status: 502, title: 'Upstream could not be reached', transient: true, forwarded: false },
@@ -32,6 +37,7 @@ export const CATALOG = {
   HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large', transient: false, forwarded: false },
   GATEWAY_OVERLOADED: { status: 503, title: 'Gateway concurrency limit reached', transient: true, forwarded: false },
   GATEWAY_SHUTTING_DOWN: { status: 503, title: 'Gateway is shutting down', transient: true, forwarded: false },
+  SESSION_LOST: { status: 409, title: 'Sticky session lost', transient: false, forwarded: false },
   INTERNAL_ERROR: { status: 500, title: 'Internal gateway error', transient: true, forwarded: true },
 } as const satisfies Record<string, CatalogEntry>;
 

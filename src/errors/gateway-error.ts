@@ -1,5 +1,5 @@
 import { CATALOG, type ErrorCode } from './catalog';
-import { StacklessError } from './stackless-error';
+import { StacklessError } from '../core/stackless-error';
 
 /** Extra members of a problem beyond those derived from the catalog. */
 export interface GatewayErrorOptions {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CATALOG, typeUri, type ErrorCode } from './catalog';
-import { pathOf } from '../routing/request-path';
+import { pathOf } from '../core/request-path';
 import { GatewayError } from './gateway-error';
 
 /** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */

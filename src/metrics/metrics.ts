@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, type Registry } from 'prom-client';
 import type { RequestContext } from '../server/request-context';
+import type { RelayObserver } from '../proxy/relay';
 import type { RequestObserver, TrafficState } from '../server/traffic';
 import type { BreakerStateName, Transition } from '../upstreams/breaker';
 import type { UpstreamRegistry } from '../upstreams/registry';
@@ -60,6 +61,8 @@ export class Metrics {
    * headers too large or too slow, CONNECT): no route, no upstream, no duration.
    */
   readonly countRefused: (method: string | undefined, status: number, code: string) => void;
+  /** Retries on another target and retries the budget refused (docs/failover.md). */
+  readonly relayObserver: RelayObserver;
   private readonly detach: (() => void)[] = [];
 
   constructor(options: MetricsOptions) {
@@ -72,7 +75,7 @@ export class Metrics {
     // request-series.ts); the registry formats them like its own.
     const requests = new RequestCounter(
       'breakwater_requests_total',
-      'Requests on the traffic listener by matched route, upstream, method, HTTP status and gateway error code ("" for an upstream\'s own answer).',
+      'Requests on the traffic listener by matched route, upstream, the target that answered last ("" when none was tried), method, HTTP status and gateway error code ("" for an upstream\'s own answer).',
     );
     requests.registerIn(register);
     const duration = new RequestHistogram(
@@ -83,39 +86,56 @@ export class Metrics {
     duration.registerIn(register);
     const transitions = new Counter({
       name: 'breakwater_breaker_transitions_total',
-      help: 'Breaker state changes by upstream, from, to and reason.',
-      labelNames: ['upstream', 'from', 'to', 'reason'],
+      help: 'Breaker state changes by upstream, target, from, to and reason.',
+      labelNames: ['upstream', 'target', 'from', 'to', 'reason'],
       registers: [register],
     });
+    const retries = new Counter({
+      name: 'breakwater_retries_total',
+      help: 'Requests sent again to another target, by upstream, the target retried on, and what ended the attempt before (not-forwarded, connection-lost, timeout, status).',
+      labelNames: ['upstream', 'target', 'reason'],
+      registers: [register],
+    });
+    const budgetRefusals = new Counter({
+      name: 'breakwater_retry_budget_refusals_total',
+      help: 'Retries the rules allowed but the retry budget refused, by upstream.',
+      labelNames: ['upstream'],
+      registers: [register],
+    });
+    for (const u of registry.all()) budgetRefusals.inc({ upstream: u.name }, 0);
     new Gauge({
       name: 'breakwater_breaker_state',
-      help: 'Breaker state per upstream: 1 for the current state, 0 for the others.',
-      labelNames: ['upstream', 'state'],
+      help: 'Breaker state per upstream target: 1 for the current state, 0 for the others.',
+      labelNames: ['upstream', 'target', 'state'],
       registers: [register],
       collect() {
         for (const u of registry.all()) {
-          const current = u.breaker.state().value;
-          for (const s of BREAKER_STATES) this.set({ upstream: u.name, state: s }, s === current ? 1 : 0);
+          for (const t of u.targets) {
+            const current = t.breaker.state().value;
+            for (const s of BREAKER_STATES) this.set({ upstream: u.name, target: t.name, state: s }, s === current ? 1 : 0);
+          }
         }
       },
     });
     new Gauge({
       name: 'breakwater_breaker_forced',
-      help: 'Whether an operator holds the upstream\'s breaker open or closed (1) or it runs automatically (0).',
-      labelNames: ['upstream'],
+      help: 'Whether an operator holds the target\'s breaker open or closed (1) or it runs automatically (0).',
+      labelNames: ['upstream', 'target'],
       registers: [register],
       collect() {
-        for (const u of registry.all()) this.set({ upstream: u.name }, u.breaker.override() ? 1 : 0);
+        for (const u of registry.all()) for (const t of u.targets) this.set({ upstream: u.name, target: t.name }, t.breaker.override() ? 1 : 0);
       },
     });
     new Gauge({
       name: 'breakwater_upstream_health',
-      help: 'Active health-check verdict per upstream: 1 for the current state (up, down or unknown), 0 for the others.',
-      labelNames: ['upstream', 'state'],
+      help: 'Active health-check verdict per upstream target: 1 for the current state (up, down or unknown), 0 for the others.',
+      labelNames: ['upstream', 'target', 'state'],
       registers: [register],
       collect() {
         for (const u of registry.all()) {
-          for (const s of HEALTH_STATES) this.set({ upstream: u.name, state: s }, s === u.health.state ? 1 : 0);
+          for (const t of u.targets) {
+            for (const s of HEALTH_STATES) this.set({ upstream: u.name, target: t.name, state: s }, s === t.health.state ? 1 : 0);
+          }
         }
       },
     });
@@ -129,7 +149,7 @@ export class Metrics {
     });
 
     for (const u of registry.all()) {
-      const onTransition = (t: Transition): void => transitions.inc({ upstream: t.name, from: t.from, to: t.to, reason: t.reason });
+      const onTransition = (t: Transition): void => transitions.inc({ upstream: t.name, target: t.target, from: t.from, to: t.to, reason: t.reason });
       u.breaker.on('transition', onTransition);
       this.detach.push(() => u.breaker.off('transition', onTransition));
     }
@@ -137,13 +157,13 @@ export class Metrics {
     // The set of label combinations is bounded, so a request finds its series by one string key.
     const children = new Map<string, RequestChildren>();
     /** The series of one label combination; status "" means the caller went away before any answer. */
-    const childOf = (route: string, upstream: string, method: string, status: string, code: string): RequestChildren => {
-      const key = `${route}\u0000${upstream}\u0000${method}\u0000${status}\u0000${code}`;
+    const childOf = (route: string, upstream: string, target: string, method: string, status: string, code: string): RequestChildren => {
+      const key = `${route}\u0000${upstream}\u0000${target}\u0000${method}\u0000${status}\u0000${code}`;
       let child = children.get(key);
       if (child === undefined) {
         const statusClass = status === '' ? 'aborted' : `${status.charAt(0)}xx`;
         child = {
-          count: requests.series(key, { route, upstream, method, status, status_class: statusClass, code }),
+          count: requests.series(key, { route, upstream, target, method, status, status_class: statusClass, code }),
           durationKey: `${route}\u0000${upstream}\u0000${method}\u0000${statusClass}`,
           durationLabels: { route, upstream, method, status_class: statusClass },
           duration: undefined,
@@ -154,12 +174,17 @@ export class Metrics {
     };
     this.observe = (ctx: RequestContext, req: IncomingMessage, res: ServerResponse): void => {
       const status = res.headersSent ? String(res.statusCode) : '';
-      const child = childOf(ctx.route ?? ownPathOf(req, ownPaths), ctx.upstream ?? '', methodLabel(req.method), status, ctx.code ?? '');
+      const targets = ctx.targets;
+      const child = childOf(ctx.route ?? ownPathOf(req, ownPaths), ctx.upstream ?? '', targets === undefined ? '' : (targets[targets.length - 1] as string), methodLabel(req.method), status, ctx.code ?? '');
       child.count.value++;
       (child.duration ??= duration.series(child.durationKey, child.durationLabels)).observe((performance.now() - ctx.startedAt) / 1000);
     };
+    this.relayObserver = {
+      retry: (upstream, to, reason) => retries.inc({ upstream, target: to, reason }),
+      budgetRefused: (upstream) => budgetRefusals.inc({ upstream }),
+    };
     // No duration sample for these: none was measured.
-    this.countRefused = (method, status, code) => void childOf('', '', methodLabel(method), String(status), code).count.value++;
+    this.countRefused = (method, status, code) => void childOf('', '', '', methodLabel(method), String(status), code).count.value++;
   }
 
   /** Prometheus text exposition of everything registered. */

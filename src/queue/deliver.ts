@@ -5,6 +5,7 @@ import type { UpstreamConfig } from '../config/types';
 import type { ErrorCode } from '../errors/catalog';
 import { classifyFailure } from '../errors/classify';
 import { BreakerRejection, CountedFailure } from '../upstreams/breaker';
+import { pickTarget } from '../upstreams/balancer';
 import type { Upstream } from '../upstreams/registry';
 import type { KeptResponse, QueueMessage } from './store';
 
@@ -16,6 +17,9 @@ import type { KeptResponse, QueueMessage } from './store';
  * added, `Idempotency-Key` set, failures classified by errors/classify.ts. Once the
  * transport of the failover work (one attempt to one target, no caller response) has
  * landed, `deliverOnce` should call it instead; the worker sees only `Deliverer`.
+ * (The transport has landed, src/proxy/transport.ts; what is done so far is the per-target
+ * part: each delivery goes to one target of the upstream, chosen as for direct traffic,
+ * through that target's breaker.)
  */
 
 /** What one delivery attempt came to. */
@@ -46,31 +50,34 @@ const NOT_KEPT = new Set(['connection', 'keep-alive', 'transfer-encoding', 'trai
 export function createDeliverer(): Deliverer {
   const agents = new Map<string, http.Agent>();
   const agentOf = (u: UpstreamConfig): http.Agent => {
-    let agent = agents.get(u.name);
+    let agent = agents.get(u.url);
     if (!agent) {
       agent = u.url.startsWith('https:')
         ? new https.Agent({ keepAlive: true, timeout: 3500, rejectUnauthorized: u.tls?.rejectUnauthorized ?? true, ...(u.tls?.ca ? { ca: u.tls.ca } : {}), ...(u.tls?.servername ? { servername: u.tls.servername } : {}) })
         : new http.Agent({ keepAlive: true, timeout: 3500 });
-      agents.set(u.name, agent);
+      agents.set(u.url, agent);
     }
     return agent;
   };
 
   return {
     deliverOnce(message, upstream, signal) {
-      const refused = upstream.breaker.refusal();
+      // One target, as direct traffic picks it: available, the least loaded of two.
+      const target = pickTarget(upstream, 0) ?? (upstream.targets[0] as NonNullable<ReturnType<typeof pickTarget>>);
+      const config = target.config;
+      const refused = target.breaker.refusal();
       if (refused) return Promise.resolve(refusedOutcome(upstream, refused));
       let outcome: DeliveryOutcome | undefined;
       const exchange = async (): Promise<DeliveryOutcome> => {
-        let result = await attempt(message, upstream.config, agentOf(upstream.config), false, signal);
+        let result = await attempt(message, config, agentOf(config), false, signal);
         // A kept-alive socket the upstream had closed: nothing reached it; once more on a new connection.
-        if (result.kind === 'stale') result = await attempt(message, upstream.config, undefined, true, signal);
-        outcome = result.kind === 'stale' ? failure('UPSTREAM_CONNECTION_LOST', true, upstream.config) : result;
+        if (result.kind === 'stale') result = await attempt(message, config, undefined, true, signal);
+        outcome = result.kind === 'stale' ? failure('UPSTREAM_CONNECTION_LOST', true, config) : result;
         if (outcome.kind === 'failure') throw new CountedFailure(outcome.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'failure');
         if (outcome.kind === 'answer' && upstream.config.failureStatuses.includes(outcome.response.status)) throw new CountedFailure('failure');
         return outcome;
       };
-      return upstream.breaker.run(exchange).then(
+      return target.breaker.run(exchange).then(
         (o) => o,
         (err: unknown) => {
           if (outcome) return outcome;

@@ -5,7 +5,7 @@ import type { QueueSettings } from '../config/types';
 import { GatewayError } from '../errors/gateway-error';
 import type { CompiledRoute, RouteMatch } from '../routing/match';
 import type { Preflight } from '../routing/preflight-probe';
-import type { Clock } from '../server/clock';
+import type { Clock } from '../core/clock';
 import type { UpstreamRegistry } from '../upstreams/registry';
 import { createDeliverer, type Deliverer } from './deliver';
 import { idempotencyKeyOf, storedRequest } from './intake';

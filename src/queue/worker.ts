@@ -4,7 +4,7 @@ import type { QueueSettings } from '../config/types';
 import type { CompiledRoute } from '../routing/match';
 import { preflightSet } from '../routing/preflight';
 import type { Preflight } from '../routing/preflight-probe';
-import type { Clock } from '../server/clock';
+import type { Clock } from '../core/clock';
 import type { UpstreamRegistry } from '../upstreams/registry';
 import type { Deliverer, DeliveryOutcome } from './deliver';
 import type { Claimed, LastProblem, QueueMessage, QueueStore, Settlement } from './store';

@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors/gateway-error';
-import type { Clock } from '../server/clock';
+import type { Clock } from '../core/clock';
+import { retryAfterSeconds } from '../core/retry-after';
 import type { UpstreamRegistry } from '../upstreams/registry';
 import type { CompiledRoute } from './match';
 
@@ -39,8 +40,4 @@ export function refusal(route: CompiledRoute, unavailable: string[], soonest: nu
   });
 }
 
-/** Whole seconds until `at`, at least 1 (SPEC §4). */
-export function retryAfterSeconds(at: number | null, clock: Clock): number {
-  if (at === null || !Number.isFinite(at)) return 1;
-  return Math.max(1, Math.ceil((at - clock.now()) / 1000));
-}
+export { retryAfterSeconds } from '../core/retry-after';

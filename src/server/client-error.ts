@@ -5,7 +5,7 @@ import { CATALOG, type ErrorCode } from '../errors/catalog';
 import { GatewayError } from '../errors/gateway-error';
 import { sendProblem, toProblem } from '../errors/problem';
 import { contextOf } from './request-context';
-import { pathOf } from '../routing/request-path';
+import { pathOf } from '../core/request-path';
 import { acceptedRequestId, requestIdOf } from './request-id';
 
 /** Node's parser and timeout errors → catalog codes. Anything else malformed is a 400. */
@@ -169,7 +169,7 @@ function logLine(logger: Logger, requestId: string, req: Pick<IncomingMessage, '
 const NO_REQUEST = { method: undefined, headers: {}, url: '/' };
 
 /** Writes `err` as a complete problem response on a socket no ServerResponse owns, then ends it. */
-function answerOnSocket(socket: Duplex, err: GatewayError, req: Pick<IncomingMessage, 'method' | 'headers' | 'url'>, requestId: string): void {
+export function answerOnSocket(socket: Duplex, err: GatewayError, req: Pick<IncomingMessage, 'method' | 'headers' | 'url'>, requestId: string): void {
   if (!socket.writable) {
     socket.destroy();
     return;

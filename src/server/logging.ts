@@ -3,7 +3,7 @@ import pino, { type Logger } from 'pino';
 import { pinoHttp, type HttpLogger } from 'pino-http';
 import { performance } from 'node:perf_hooks';
 import { contextOf } from './request-context';
-import { pathOf } from '../routing/request-path';
+import { pathOf } from '../core/request-path';
 import type { RequestObserver } from './traffic';
 
 /** Builds the process logger; `destination` is injectable so tests can read the lines. */
@@ -62,8 +62,9 @@ export function createRequestLogger(logger: Logger): HttpLogger<IncomingMessage,
       err: pino.stdSerializers.err,
     },
     customProps: (req) => {
-      const code = contextOf(req)?.code;
-      return (code ? { code } : undefined) as unknown as object;
+      const ctx = contextOf(req);
+      const props = { ...(ctx?.code ? { code: ctx.code } : {}), ...(ctx?.clientCert !== undefined ? { clientCert: ctx.clientCert } : {}) };
+      return (Object.keys(props).length > 0 ? props : undefined) as unknown as object;
     },
     // A 5xx answer is not an exception of the gateway's; keep pino-http's synthetic Error and its stack out of the line.
     customErrorObject: (_req, _res, _err, val: Record<string, unknown>) => {
@@ -78,8 +79,8 @@ export function createRequestLogger(logger: Logger): HttpLogger<IncomingMessage,
 
 /**
  * One JSON line per traffic request (SPEC §9), written when the response is over: request id,
- * route, upstream, method, path (never the query: it may hold secrets), status, code, duration,
- * breaker state. One pino call per request; headers are never part of it.
+ * route, upstream, targets tried and attempts, method, path (never the query: it may hold
+ * secrets), status, code, duration, breaker state. One pino call per request; headers are never part of it.
  */
 export function createTrafficRequestLog(logger: Logger): RequestObserver {
   // These lines never carry headers, so the redaction pass (a third of a line's cost) is skipped for them.
@@ -89,18 +90,24 @@ export function createTrafficRequestLog(logger: Logger): RequestObserver {
     const status = res.statusCode;
     const level = !finished || status >= 500 ? 'warn' : 'info';
     if (!lines.isLevelEnabled(level)) return;
+    const line: Record<string, unknown> = {
+      requestId: ctx.requestId,
+      req: { method: req.method, path: ctx.path },
+      // null, not left out, where the request never got that far: every line has every field.
+      route: ctx.route ?? null,
+      upstream: ctx.upstream ?? null,
+      // The targets tried, in order, and how many attempts that was (docs/failover.md).
+      targets: ctx.targets ?? null,
+      attempts: ctx.attempts,
+      code: ctx.code,
+      breaker: ctx.breaker ?? null,
+      res: { status: finished ? status : null },
+      durationMs: Math.round((performance.now() - ctx.startedAt) * 10) / 10,
+    };
+    // Only on a listener that asks for certificates (docs/tls.md): the subject it verified, or null.
+    if (ctx.clientCert !== undefined) line.clientCert = ctx.clientCert;
     lines[level](
-      {
-        requestId: ctx.requestId,
-        req: { method: req.method, path: ctx.path },
-        // null, not left out, where the request never got that far: every line has every field.
-        route: ctx.route ?? null,
-        upstream: ctx.upstream ?? null,
-        code: ctx.code,
-        breaker: ctx.breaker ?? null,
-        res: { status: finished ? status : null },
-        durationMs: Math.round((performance.now() - ctx.startedAt) * 10) / 10,
-      },
+      line,
       finished ? 'request completed' : 'request aborted',
     );
   };

@@ -17,6 +17,12 @@ export class RequestContext {
   code: ErrorCode | undefined = undefined;
   /** The upstream's breaker state when the request was decided. */
   breaker: BreakerStateName | undefined = undefined;
+  /** Names of the targets tried, in order (README "Logs"). */
+  targets: string[] | undefined = undefined;
+  /** Attempts made (each at a different target). */
+  attempts = 0;
+  /** On a listener with `requestCert`: the verified client certificate's subject, or null; undefined elsewhere. */
+  clientCert: string | null | undefined = undefined;
 
   constructor(
     readonly requestId: string,

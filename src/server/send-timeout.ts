@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Clock } from './clock';
+import type { Clock } from '../core/clock';
 
 /**
  * `listen.sendTimeoutMs` (README "Operations", limits): a caller that accepts no bytes of

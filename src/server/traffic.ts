@@ -7,16 +7,16 @@ import type { CallerIdentity } from '../proxy/caller-identity';
 import { announcesBody, stripHopByHop } from '../proxy/headers';
 import { applyUpstreamHeaders } from '../proxy/upstream-headers';
 import type { Queue } from '../queue/queue';
-import { retryAfterSeconds } from '../routing/preflight';
 import type { Preflight } from '../routing/preflight-probe';
 import { unsafePathReason } from '../routing/path-safety';
 import type { RouteMatch, RouteTable } from '../routing/match';
-import { BreakerRejection, CountedFailure, IgnoredOutcome } from '../upstreams/breaker';
-import type { Upstream, UpstreamRegistry } from '../upstreams/registry';
-import type { Clock } from './clock';
+import { Relay, type RelayObserver } from '../proxy/relay';
+import type { UpstreamRegistry } from '../upstreams/registry';
+import type { Clock } from '../core/clock';
+import { setClientCertHeader, type ClientIdentity } from './client-identity';
 import { hostHeaderProblem } from './host-header';
 import { contextOf, RequestContext, setContext } from './request-context';
-import { pathOf } from '../routing/request-path';
+import { pathOf } from '../core/request-path';
 import type { ConnectionLimit } from './connection-limit';
 import { PipelineGate } from './pipeline';
 import { SendTimeout } from './send-timeout';
@@ -32,7 +32,7 @@ export type TrafficHandler = ((req: IncomingMessage, res: ServerResponse) => voi
    * flight will carry `Connection: close`, so no caller reuses a socket that is about to close.
    */
   drain(): void;
-  /** Stops the send-timeout sweep. */
+  /** Stops the send-timeout sweep and closes the sockets kept alive towards the targets. */
   close(): void;
 };
 
@@ -57,10 +57,14 @@ export interface TrafficDeps {
   observers: readonly RequestObserver[];
   /** SPEC §5 pre-flight; answers synchronously except for `preflight: probe` routes that must probe live. */
   preflight: Preflight;
+  /** Retries and retry-budget refusals, for the metrics. */
+  relayObserver?: RelayObserver;
   /** listen.sendTimeoutMs: a caller that accepts no bytes for this long is cut. */
   sendTimeoutMs: number;
   /** listen.maxConnections: requests on connections past it are refused. */
   connectionLimit: ConnectionLimit;
+  /** With `listen.tls.requestCert`: the callers' certificates, and the header that carries the subject upstream. */
+  clientCert?: { identity: ClientIdentity; header: string | undefined };
   /** Queued delivery, when any route has `delivery: queued`: its intake and GET /messages/{id}. */
   queue?: Queue;
 }
@@ -72,8 +76,8 @@ const MESSAGES_PREFIX = '/messages/';
  * The traffic listener's request handler. Proxied requests take this lean path (match on
  * the raw request, then straight to the forwarder) because Express adds ~90 µs of CPU per
  * request; only the gateway's own endpoints go through Express.
- * Flow (SPEC §5): match route → reject bad path/method/size → pre-flight → breaker (with its
- * concurrency limit) → forward.
+ * Flow (README "Request flow"): match route → reject bad path/method/size → pre-flight →
+ * the relay (target choice, breaker with its concurrency limit, transport, retries).
  */
 export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
   const { routes, registry, clock, state, observers } = deps;
@@ -120,6 +124,20 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     send(req, res, ctx, match, body);
   }
 
+  const relay = new Relay({
+    registry,
+    clock,
+    fail,
+    // Once per request, before its first attempt: who the caller is, as the upstreams see it,
+    // and what the upstream adds to every request it receives.
+    prepare: (req, upstream) => {
+      deps.callerIdentity.apply(req);
+      if (deps.clientCert?.header !== undefined) setClientCertHeader(req, deps.clientCert.header, deps.clientCert.identity.of(req));
+      applyUpstreamHeaders(req, upstream.config.headers);
+    },
+    ...(deps.relayObserver ? { observer: deps.relayObserver } : {}),
+  });
+
   /** A queued route: the request is stored as the upstream would have received it, then answered 202. */
   function enqueue(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, match: RouteMatch, body?: Buffer): void {
     stripHopByHop(req);
@@ -128,41 +146,13 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     deps.queue?.accept(req, res, ctx.requestId, match, body, fail);
   }
 
-  /** After pre-flight: through the breaker (and its concurrency limit) to the upstream. */
+  /** After pre-flight: the relay picks a target, admits the call at its breaker and forwards it. */
   function send(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, match: RouteMatch, body?: Buffer): void {
-    const { route } = match;
-    const upstream = registry.get(route.upstream);
-    const { breaker } = upstream;
-    ctx.breaker = breaker.state().value;
-    const refused = breaker.refusal();
-    if (refused) return refuse(req, res, ctx, upstream, refused);
-    req.url = match.upstreamPath;
-    deps.callerIdentity.apply(req);
-    req.headers['x-request-id'] = ctx.requestId;
-    applyUpstreamHeaders(req, upstream.config.headers);
-    breaker
-      .run(() => upstream.forwarder.forward({ req, res, requestId: ctx.requestId, body, fail }))
-      .then(undefined, (err: unknown) => {
-        if (err instanceof CountedFailure || err instanceof IgnoredOutcome) return; // already answered
-        if (err instanceof BreakerRejection) return refuse(req, res, ctx, upstream, err);
-        fail(req, res, new GatewayError('INTERNAL_ERROR', { cause: err, detail: 'The gateway failed to handle this request.' }));
-      });
-  }
-
-  /** The breaker refused the call: nothing was sent. */
-  function refuse(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, upstream: Upstream, err: BreakerRejection): void {
-    ctx.breaker = upstream.breaker.state().value;
-    fail(req, res, err.kind === 'open'
-      ? new GatewayError('CIRCUIT_OPEN', {
-          upstream: upstream.name,
-          detail: `The circuit breaker of upstream "${upstream.name}" is open; the request was not sent.`,
-          retryAfterSeconds: retryAfterSeconds(err.retryAtMs, clock),
-        })
-      : new GatewayError('GATEWAY_OVERLOADED', {
-          upstream: upstream.name,
-          detail: `Upstream "${upstream.name}" already has ${upstream.config.maxConcurrent} requests in flight.`,
-          retryAfterSeconds: 1,
-        }));
+    try {
+      relay.forward(req, res, ctx, match.route.upstream, match.upstreamPath, body);
+    } catch (err) {
+      fail(req, res, new GatewayError('INTERNAL_ERROR', { cause: err, detail: 'The gateway failed to handle this request.' }));
+    }
   }
 
   /** The one 'close' listener of every traffic response: shared, so no closure per request. */
@@ -190,6 +180,8 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
       ctx.path = pathOf(req.url);
       return fail(req, res, new GatewayError('GATEWAY_OVERLOADED', { detail: `The gateway already serves ${deps.connectionLimit.max} connections, its limit; this one closes.`, retryAfterSeconds: 1 }));
     }
+    const cert = deps.clientCert?.identity.of(req);
+    if (cert) ctx.clientCert = cert.verified ? cert.subject : null;
     try {
       const badHost = hostHeaderProblem(req);
       if (badHost) return fail(req, res, new GatewayError('INVALID_REQUEST', { detail: `Invalid request: ${badHost}.` }));
@@ -221,6 +213,11 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
       }
       if (!match) return fail(req, res, new GatewayError('ROUTE_NOT_FOUND', { detail: 'No route is configured for this path.' }));
       const { route } = match;
+      // Before anything else about the route (methods, size): a caller without a certificate learns only that it needs one.
+      if (route.config.clientCert === 'required' && cert?.verified !== true) {
+        const why = cert === undefined || cert.verified ? 'the listener does not ask for one' : cert.reason;
+        return fail(req, res, new GatewayError('CLIENT_CERT_REQUIRED', { upstream: route.upstream, detail: `This route needs a verified TLS client certificate, and ${why}. Nothing was forwarded.` }));
+      }
       if (route.methods && !route.methods.has(req.method ?? '')) {
         return fail(req, res, new GatewayError('METHOD_NOT_ALLOWED', { upstream: route.upstream, detail: `Method ${req.method} is not allowed on ${route.path}.`, headers: { Allow: route.allow } }));
       }
@@ -258,6 +255,7 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     },
     close(): void {
       sendTimeout.close();
+      relay.close();
     },
   });
 }

@@ -8,6 +8,13 @@ export interface Instance {
   readonly version: string;
 }
 
+/** One target of an upstream in `/status`. */
+export interface TargetStatus {
+  state: 'up' | 'down' | 'unknown';
+  breaker: 'closed' | 'open' | 'half-open';
+  since: string;
+}
+
 export interface UpstreamStatus {
   /** Health-check verdict; `unknown` without a healthCheck or before the first probe. */
   state: 'up' | 'down' | 'unknown';
@@ -20,6 +27,8 @@ export interface UpstreamStatus {
   restartedAt: string | null;
   /** When the upstream last came back up after being down. */
   recoveredAt: string | null;
+  /** Each target (an upstream with one `url` has one, `<upstream>-1`), by its name. */
+  targets: Record<string, TargetStatus>;
 }
 
 export interface GatewayStatus {
@@ -33,9 +42,9 @@ export interface GatewayStatus {
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /**
- * SPEC §6 `/status`, from state in memory only (no upstream is called), so any number of
- * clients may poll it. An upstream is lost when pre-flight would refuse it: health down or
- * breaker open. `ok`: nothing is lost. `down`: the gateway can serve nothing: it is
+ * `/status` (README "Polling `/status` from a client"), from state in memory only (no upstream is called), so any number of
+ * clients may poll it. An upstream is lost when pre-flight would refuse it: every target has
+ * its health down or its breaker open. `ok`: nothing is lost. `down`: the gateway can serve nothing: it is
  * draining, or every route has a lost upstream among its own and its `requires` (without
  * routes: every upstream is lost). `degraded`: anything between.
  */
@@ -45,14 +54,21 @@ export function computeStatus(registry: UpstreamRegistry, instance: Instance, dr
   const all = registry.all();
   for (const u of all) {
     const b = u.breaker.state();
+    const health = u.health;
     if (!registry.isAvailable(u)) lost.add(u.name);
+    const targets: Record<string, TargetStatus> = {};
+    for (const t of u.targets) {
+      const tb = t.breaker.state();
+      targets[t.name] = { state: t.health.state, breaker: tb.value, since: iso(Math.max(tb.since, t.health.since ?? 0)) as string };
+    }
     upstreams[u.name] = {
-      state: u.health.state,
+      state: health.state,
       breaker: b.value,
-      since: iso(Math.max(b.since, u.health.since ?? 0)) as string,
-      lastCheckAt: iso(u.health.lastCheckAt),
-      restartedAt: iso(u.health.restartedAt),
-      recoveredAt: iso(u.health.recoveredAt),
+      since: iso(Math.max(b.since, health.since ?? 0)) as string,
+      lastCheckAt: iso(health.lastCheckAt),
+      restartedAt: iso(health.restartedAt),
+      recoveredAt: iso(health.recoveredAt),
+      targets,
     };
   }
   const servesNothing = routes && routes.length > 0

@@ -1,62 +1,11 @@
 import { EventEmitter } from 'node:events';
 import CircuitBreaker from 'opossum';
 import type { BreakerSettings } from '../config/types';
-import { StacklessError } from '../errors/stackless-error';
-import type { Clock } from '../server/clock';
+import type { Clock } from '../core/clock';
+import { BreakerRejection, CountedFailure, IgnoredOutcome, Trial, type BreakerState, type Outcome, type Ticket, type Transition, type TransitionReason } from './breaker-types';
+import { SideWindow, snapshotOf, type StatsSnapshot } from './stats';
 
-export type BreakerStateName = 'closed' | 'open' | 'half-open';
-
-/** Why the breaker last changed state. */
-export type TransitionReason =
-  | 'initial'
-  | 'failures' // error percentage over the threshold in the rolling window
-  | 'trial-failed' // the half-open trial call failed
-  | 'reset-timeout' // resetTimeoutMs elapsed: one trial call may pass
-  | 'trial-succeeded' // the half-open trial call succeeded
-  | 'health' // active health checks marked the upstream down or up
-  | 'forced' // an operator forced it open or closed
-  | 'reset'; // an operator cleared a forced state and the statistics
-
-/** Our typed view of the breaker; opossum's flags are never read outside this file. */
-export type BreakerState =
-  | { readonly value: 'closed'; readonly since: number; readonly reason: TransitionReason; readonly forced: boolean }
-  | { readonly value: 'half-open'; readonly since: number; readonly reason: TransitionReason; readonly forced: false }
-  | {
-      readonly value: 'open';
-      readonly since: number;
-      readonly reason: TransitionReason;
-      readonly forced: boolean;
-      /** When a call may next pass (trial or health probe); null while forced open. Filled in by state(). */
-      readonly nextTrialAt: number | null;
-    };
-
-export interface Transition {
-  name: string;
-  from: BreakerStateName;
-  to: BreakerStateName;
-  at: number;
-  reason: TransitionReason;
-}
-
-/** Thrown (as a rejection) when the breaker refuses a call; carries what the caller needs for Retry-After. */
-export class BreakerRejection extends StacklessError {
-  constructor(
-    readonly kind: 'open' | 'overloaded',
-    readonly retryAtMs: number | null,
-  ) {
-    super(kind === 'open' ? 'breaker is open' : 'concurrency limit reached');
-  }
-}
-
-/** A call's result that must count as a breaker failure although it is not an exception. */
-export class CountedFailure extends StacklessError {
-  constructor(readonly kind: 'failure' | 'timeout') {
-    super(kind);
-  }
-}
-
-/** An outcome that must count neither way (the caller went away). opossum counts filtered errors as successes. */
-export class IgnoredOutcome extends StacklessError {}
+export { BreakerRejection, CountedFailure, IgnoredOutcome, Trial, type BreakerState, type BreakerStateName, type Outcome, type Ticket, type Transition, type TransitionReason } from './breaker-types';
 
 interface BreakerEvents {
   transition: [Transition];
@@ -64,14 +13,31 @@ interface BreakerEvents {
 }
 
 /**
- * One upstream's circuit breaker. opossum runs the state machine and the rolling error
- * window; this class adds what a gateway needs on top: operator overrides that stick,
- * a hold-open while health checks say the upstream is down, and one `transition` event
- * with a reason for every change of the state callers see. Stats, logs, metrics and the
- * event stream subscribe to its events; it knows none of them.
+ * opossum's action: the outcome is decided already. A failure is thrown, so opossum counts it
+ * (and opens, when it must) synchronously; a success is counted a microtask later.
+ */
+function replay(failure: Error | undefined): Promise<boolean> {
+  if (failure) throw failure;
+  return RESOLVED;
+}
+const RESOLVED = Promise.resolve(true);
+const FAILED = new CountedFailure('failure');
+const TIMED_OUT = new CountedFailure('timeout');
+const noop = (): void => undefined;
+
+const BUCKETS = 10;
+
+/**
+ * One target's circuit breaker. The gateway admits calls itself, synchronously (closed: go;
+ * half-open: one trial; open: refuse) and feeds opossum each admitted call's outcome once it
+ * is known; opossum keeps the rolling window, decides on it when to open (its error
+ * percentage over `volumeThreshold`), and runs the reset timer. The stats operators see are
+ * read from that same window (`stats()`), plus a side window rotating with it for what
+ * opossum does not count. Operator overrides and the health hold are kept here.
+ * Stats listeners, logs, metrics and the event stream subscribe to its events; it knows none of them.
  */
 export class Breaker extends EventEmitter<BreakerEvents> {
-  private cb!: CircuitBreaker<[() => Promise<unknown>], unknown>;
+  private cb!: CircuitBreaker<[Error | undefined], boolean>;
   private view: BreakerState;
   private forcedState: 'open' | 'closed' | null = null;
   /** The operator call that set `forcedState`, e.g. `POST /admin/breakers/x/open`. */
@@ -81,27 +47,30 @@ export class Breaker extends EventEmitter<BreakerEvents> {
   private openedAt = 0;
   /** Reason to report for the next opossum event we cause ourselves. */
   private pendingReason: TransitionReason | null = null;
-  /**
-   * The half-open trial in flight (a token of its own), or null. While it runs we refuse
-   * every other call ourselves: opossum would refuse them too, but count each as a fire in
-   * its rolling window, diluting the error percentage it opens on.
-   */
-  private trial: object | null = null;
-  /**
-   * Calls of the current opossum instance in flight. We enforce maxConcurrent with it before
-   * firing: opossum's own semaphore would refuse too, but count the refusal as a fire and
-   * (through errorFilter) a success in its rolling window, diluting the error percentage.
-   */
-  private inFlight = 0;
+  /** The half-open trial in flight, or null: while it runs every other call is refused. */
+  private trial: Trial | null = null;
+  /** Bumped when opossum is rebuilt (reset): calls admitted before decide nothing after. */
+  private generation = 0;
+  private calls = 0;
+  private readonly side = new SideWindow(BUCKETS);
+  /** Rotates opossum's buckets and the side window's together (opossum's rotateBucketController). */
+  private readonly rotation = new EventEmitter();
+  private readonly rotateTimer: NodeJS.Timeout;
 
   constructor(
+    /** The upstream's name. */
     readonly name: string,
     private readonly settings: BreakerSettings,
     private readonly maxConcurrent: number,
     private readonly clock: Clock,
+    /** The target's name; the upstream's by default (one-target callers and tests). */
+    readonly target: string = name,
   ) {
     super();
     this.view = { value: 'closed', since: clock.now(), reason: 'initial', forced: false };
+    this.rotation.on('rotate', () => this.side.rotate());
+    this.rotateTimer = setInterval(() => this.rotation.emit('rotate'), Math.max(1, Math.floor(settings.rollingWindowMs / BUCKETS)));
+    this.rotateTimer.unref();
     this.cb = this.build();
   }
 
@@ -109,37 +78,91 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     return this.view.value === 'open' ? { ...this.view, nextTrialAt: this.retryAt() } : this.view;
   }
 
-  /** Whether a call would be refused right now without reaching the upstream. */
+  /** Whether a call would be refused right now without reaching the target. */
   isOpen(): boolean {
     return this.view.value === 'open';
   }
 
+  /** Calls admitted and not settled yet (this generation's). */
+  get inFlight(): number {
+    return this.calls;
+  }
+
   /**
-   * Why a call would be refused right now without reaching the upstream, or null: the breaker
-   * is open, or half-open with its one trial already in flight. Synchronous, so these paths
-   * answer without a promise or a trip through opossum (whose rolling window must never see
-   * them); counted as a rejection. While half-open there is no next trial time: the trial's
-   * outcome is due any moment, so `retryAtMs` is null (Retry-After 1).
+   * Admission, synchronous: a ticket to hand back to `settle()`, or the refusal (counted as a
+   * rejection, never seen by opossum, whose error percentage it would dilute). While half-open
+   * there is no next trial time: the trial's outcome is due any moment (Retry-After 1).
+   */
+  admit(): Ticket | BreakerRejection {
+    const value = this.view.value;
+    if (value === 'open' || (value === 'half-open' && this.trial !== null)) return this.reject(new BreakerRejection('open', this.retryHintAt()));
+    if (this.calls >= this.maxConcurrent) return this.reject(new BreakerRejection('overloaded', null));
+    this.calls++;
+    if (value === 'closed') return this.generation;
+    return (this.trial = new Trial(this.generation));
+  }
+
+  /**
+   * Why a call would be refused right now, without admitting one: for pre-checks that answer
+   * before a call is made. Counted as a rejection when it refuses.
    */
   refusal(): BreakerRejection | null {
     const value = this.view.value;
     if (value === 'closed' || (value === 'half-open' && this.trial === null)) return null;
-    this.emit('outcome', 'rejection', 0);
-    return new BreakerRejection('open', this.retryHintAt());
+    return this.reject(new BreakerRejection('open', this.retryHintAt()));
   }
 
-  /** Runs one exchange through the breaker. Rejects with BreakerRejection when refused. */
-  run<T>(exchange: () => Promise<T>): Promise<T> {
-    const refused = this.refusal();
-    if (refused) return Promise.reject(refused);
-    if (this.inFlight >= this.maxConcurrent) {
-      this.emit('outcome', 'rejection', 0);
-      return Promise.reject(new BreakerRejection('overloaded', null));
-    }
-    this.inFlight++;
+  /**
+   * The outcome of an admitted call. opossum is fed it only where it can decide: a call
+   * admitted while closed, settling while still closed; the current trial, while half-open.
+   * An outcome arriving after the breaker opened, or from before a reset, changes nothing
+   * (opossum would count it as a refusal or take it for the trial). `ignored` (the caller
+   * went away) is fed nowhere: a trial whose caller left decides nothing, the next call is the trial.
+   */
+  settle(ticket: Ticket, outcome: Outcome, latencyMs: number): void {
+    const isTrial = ticket instanceof Trial;
+    const generation = isTrial ? ticket.generation : ticket;
+    if (generation === this.generation) this.calls--;
+    const current = isTrial && this.trial === ticket;
+    // The trial's slot is held until its verdict lands (the transition clears it): a success
+    // closes opossum a microtask later, and no second trial may slip in meanwhile.
+    if (current && (outcome === 'ignored' || generation !== this.generation || !this.cb.halfOpen)) this.trial = null;
+    if (outcome === 'ignored') return;
+    this.side.sample(latencyMs, outcome === 'timeout');
+    this.emit('outcome', outcome, latencyMs);
+    if (generation !== this.generation) return;
     const cb = this.cb;
-    if (cb.halfOpen) return this.runTrial(cb, exchange);
-    return (cb.fire(exchange) as Promise<T>).then(undefined, this.translate);
+    const feeds = isTrial ? current && cb.halfOpen && this.view.value === 'half-open' : !cb.opened && !cb.halfOpen;
+    if (!feeds) return;
+    const reason = isTrial ? (outcome === 'success' ? 'trial-succeeded' : 'trial-failed') : 'failures';
+    if (outcome === 'success') {
+      this.apply(reason, () => void cb.fire(undefined));
+    } else {
+      this.apply(reason, () => void cb.fire(outcome === 'timeout' ? TIMED_OUT : FAILED).catch(noop));
+    }
+  }
+
+  /** Runs one call through admission and settles it from its result (tests, one-off callers). */
+  run<T>(call: () => Promise<T>): Promise<T> {
+    const ticket = this.admit();
+    if (ticket instanceof BreakerRejection) return Promise.reject(ticket);
+    const started = this.clock.now();
+    return call().then(
+      (value) => {
+        this.settle(ticket, 'success', this.clock.now() - started);
+        return value;
+      },
+      (err: unknown) => {
+        const outcome: Outcome = err instanceof IgnoredOutcome ? 'ignored' : err instanceof CountedFailure && err.kind === 'timeout' ? 'timeout' : 'failure';
+        this.settle(ticket, outcome, this.clock.now() - started);
+        throw err;
+      },
+    );
+  }
+
+  /** The window that decides (opossum's), with the side window's timeouts, refusals and latency. */
+  stats(): StatsSnapshot {
+    return snapshotOf(this.cb.stats, this.side, this.settings.rollingWindowMs);
   }
 
   /** The operator override in force (direction and the call that set it), or null. */
@@ -168,12 +191,13 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     this.forcedState = null;
     this.forcedByCall = null;
     this.cb.shutdown();
+    this.side.clear();
     this.cb = this.build();
     this.refreshView('reset');
   }
 
   /**
-   * Health checks mark the upstream down: open at once so callers fail fast, and stay open
+   * Health checks mark the target down: open at once so callers fail fast, and stay open
    * while it is down. `retryAt` is when the next probe may bring it back.
    */
   markHealthDown(retryAt: number): void {
@@ -186,7 +210,7 @@ export class Breaker extends EventEmitter<BreakerEvents> {
   }
 
   /**
-   * Health checks mark the upstream up: the probe that succeeded is itself the trial call,
+   * Health checks mark the target up: the probe that succeeded is itself the trial call,
    * so the breaker closes rather than spend a caller's request on a half-open trial.
    */
   markHealthUp(): void {
@@ -218,27 +242,34 @@ export class Breaker extends EventEmitter<BreakerEvents> {
 
   close(): void {
     this.trial = null;
+    clearInterval(this.rotateTimer);
     this.cb.shutdown();
   }
 
-  private build(): CircuitBreaker<[() => Promise<unknown>], unknown> {
+  private reject(r: BreakerRejection): BreakerRejection {
+    this.side.rejection();
+    this.emit('outcome', 'rejection', 0);
+    return r;
+  }
+
+  private build(): CircuitBreaker<[Error | undefined], boolean> {
     this.trial = null;
-    // A new instance has its own semaphore; calls still running on a shut-down one are not ours to count.
-    this.inFlight = 0;
-    const cb = new CircuitBreaker((exchange: () => Promise<unknown>) => exchange(), {
-      name: this.name,
-      // The exchange enforces its own connect and response timeouts and aborts the socket;
-      // opossum's timer would only reject the promise and leave the request running.
+    this.generation++;
+    this.calls = 0;
+    const cb = new CircuitBreaker(replay, {
+      name: this.target,
+      // The transport enforces connect and response timeouts itself and reports them as outcomes.
       timeout: false,
       errorThresholdPercentage: this.settings.errorThresholdPercentage,
       volumeThreshold: this.settings.volumeThreshold,
       resetTimeout: this.settings.resetTimeoutMs,
       rollingCountTimeout: this.settings.rollingWindowMs,
-      rollingCountBuckets: 10,
+      rollingCountBuckets: BUCKETS,
       rollingPercentilesEnabled: false,
-      capacity: this.maxConcurrent,
-      // Our own refusals and callers going away are not upstream failures.
-      errorFilter: (err: unknown) => err instanceof IgnoredOutcome || (err as { code?: string }).code === 'ESEMLOCKED',
+      rotateBucketController: this.rotation,
+      enableSnapshots: false,
+      // Admission (and so the concurrency limit) is ours; opossum only ever sees settled outcomes.
+      capacity: Number.MAX_SAFE_INTEGER,
     });
     cb.on('open', () => {
       if (this.forcedState === 'closed') {
@@ -249,10 +280,10 @@ export class Breaker extends EventEmitter<BreakerEvents> {
       // exactly resetTimeoutMs apart, not one millisecond less when a tick falls between them.
       const now = this.clock.now();
       this.openedAt = now;
-      // opossum re-arms its reset timer on every open; a held breaker must not go half-open.
       this.refreshView(this.consumeReason(this.view.value === 'half-open' ? 'trial-failed' : 'failures'), now);
     });
     cb.on('halfOpen', () => {
+      // opossum re-arms its reset timer on every open; a held breaker must not go half-open.
       if (this.forcedState === 'open' || this.healthDown) {
         this.apply(this.view.reason, () => cb.open());
         return;
@@ -262,72 +293,7 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     cb.on('close', () => {
       this.refreshView(this.consumeReason('trial-succeeded'));
     });
-    // Every fire counted in `inFlight` ends in exactly one of: success (not ESEMLOCKED), failure,
-    // reject, semaphoreLocked. (The last two cannot happen now that run() refuses first.)
-    // opossum reports a filtered error (caller gone, ESEMLOCKED) as a success; it is neither.
-    cb.on('success', (r: unknown, latency: number) => {
-      if ((r as { code?: string } | undefined)?.code === 'ESEMLOCKED') return;
-      this.inFlight--;
-      if (r instanceof IgnoredOutcome) return;
-      this.emit('outcome', 'success', latency);
-    });
-    cb.on('failure', (err: unknown, latency: number) => {
-      this.inFlight--;
-      this.emit('outcome', err instanceof CountedFailure && err.kind === 'timeout' ? 'timeout' : 'failure', latency);
-    });
-    cb.on('reject', () => {
-      this.inFlight--;
-      this.emit('outcome', 'rejection', 0);
-    });
-    cb.on('semaphoreLocked', () => {
-      this.inFlight--;
-      this.emit('outcome', 'rejection', 0);
-    });
     return cb;
-  }
-
-  /** opossum's refusals as ours; shared by every call, so the closed path allocates no closure for it. */
-  private readonly translate = (err: unknown): never => {
-    const code = (err as { code?: string }).code;
-    if (code === 'EOPENBREAKER') throw new BreakerRejection('open', this.retryHintAt());
-    if (code === 'ESEMLOCKED') throw new BreakerRejection('overloaded', null);
-    throw err;
-  };
-
-  /**
-   * The half-open trial, run beside opossum rather than through it: opossum would count a
-   * caller going away as a success and close the breaker on no evidence. Its verdict is
-   * applied with opossum's public close()/open(); a trial whose caller went away changes
-   * nothing, so the breaker stays half-open and the next call is the trial. (The trial is
-   * left out of opossum's rolling window; the breaker's own stats record it.) `trial` is a
-   * token, so a trial that began before a reset or a change of state decides nothing.
-   */
-  private runTrial<T>(cb: CircuitBreaker<[() => Promise<unknown>], unknown>, exchange: () => Promise<T>): Promise<T> {
-    const trial = {};
-    this.trial = trial;
-    const startedAt = Date.now();
-    /** Whether this trial still decides: still the trial, of this opossum instance, which is still half-open. */
-    const settle = (): boolean => {
-      if (cb === this.cb) this.inFlight--;
-      const current = this.trial === trial;
-      if (current) this.trial = null;
-      return current && cb === this.cb && cb.halfOpen;
-    };
-    return exchange().then(
-      (value) => {
-        const decides = settle();
-        this.emit('outcome', 'success', Date.now() - startedAt);
-        if (decides) this.apply('trial-succeeded', () => cb.close());
-        return value;
-      },
-      (err: unknown) => {
-        const decides = settle();
-        if (err instanceof IgnoredOutcome) throw err;
-        this.emit('outcome', err instanceof CountedFailure && err.kind === 'timeout' ? 'timeout' : 'failure', Date.now() - startedAt);
-        if (decides) this.apply('trial-failed', () => cb.open());
-        throw err;
-      },
-    );
   }
 
   /** Runs an opossum call we initiate, tagging the transition it causes with our reason. */
@@ -365,6 +331,6 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     this.view = next;
     // Into half-open: no trial yet. Out of it: whatever trial ran is over for the state machine.
     this.trial = null;
-    this.emit('transition', { name: this.name, from: prev.value, to: next.value, at: now, reason });
+    this.emit('transition', { name: this.name, target: this.target, from: prev.value, to: next.value, at: now, reason });
   }
 }

@@ -1,15 +1,18 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { HealthCheckSettings } from '../config/types';
-import type { Clock } from '../server/clock';
+import type { Clock } from '../core/clock';
 import { httpProbe, type Probe, type ProbeResult } from './probe';
-import type { HealthState, Upstream } from './registry';
+import type { HealthState } from './availability';
+import type { Target } from './target';
 
 export type HealthStateName = HealthState['state'];
 
 /** Emitted when an upstream's health verdict changes. */
 export interface HealthChange {
+  /** The upstream's name. */
   name: string;
+  target: string;
   from: HealthStateName;
   to: HealthStateName;
   at: number;
@@ -17,7 +20,9 @@ export interface HealthChange {
 
 /** Emitted when a health answer carries an instance identity other than the last one seen. */
 export interface UpstreamRestart {
+  /** The upstream's name. */
   name: string;
+  target: string;
   at: number;
   previousInstanceId: string;
   instanceId: string;
@@ -41,7 +46,7 @@ export interface HealthCheckerDeps {
 export const JITTER = 0.1;
 
 /**
- * Active health checks of one upstream (SPEC §5). Probes `healthCheck.path` every
+ * Active health checks of one target (docs/configuration.md "Health checks"). Probes `healthCheck.path` every
  * `intervalMs` (± 10 % jitter; the first probe within the first 10 % of an interval), one
  * at a time, and keeps `upstream.health` current:
  *
@@ -59,6 +64,8 @@ export const JITTER = 0.1;
  */
 export class HealthChecker extends EventEmitter<HealthCheckerEvents> {
   readonly name: string;
+  /** How log lines name what is probed: the upstream, or with several targets, the target of it. */
+  private readonly label: string;
   private readonly settings: HealthCheckSettings;
   private readonly probe: Probe;
   private readonly random: () => number;
@@ -71,13 +78,14 @@ export class HealthChecker extends EventEmitter<HealthCheckerEvents> {
   private nextAt: number | null = null;
 
   constructor(
-    readonly upstream: Upstream,
+    readonly target: Target,
     private readonly deps: HealthCheckerDeps,
   ) {
     super();
-    if (!upstream.config.healthCheck) throw new Error(`upstream ${upstream.name} has no healthCheck`);
-    this.name = upstream.name;
-    this.settings = upstream.config.healthCheck;
+    if (!target.config.healthCheck) throw new Error(`upstream ${target.upstreamName} has no healthCheck`);
+    this.name = target.upstreamName;
+    this.label = target.config.targets.length === 1 ? `upstream ${this.name}` : `target ${target.name} of upstream ${this.name}`;
+    this.settings = target.config.healthCheck;
     this.probe = deps.probe ?? httpProbe;
     this.random = deps.random ?? Math.random;
   }
@@ -123,7 +131,7 @@ export class HealthChecker extends EventEmitter<HealthCheckerEvents> {
     this.inFlight = controller;
     let result: ProbeResult;
     try {
-      result = await this.probe(this.upstream.config, this.settings.timeoutMs, controller.signal);
+      result = await this.probe(this.target.config, this.settings.timeoutMs, controller.signal);
     } catch (err) {
       result = { ok: false, error: err instanceof Error ? err.message : String(err) };
     }
@@ -137,7 +145,7 @@ export class HealthChecker extends EventEmitter<HealthCheckerEvents> {
   /** Applies one probe's result to the health state, the breaker, the log and the listeners. */
   private record(result: ProbeResult): void {
     const now = this.deps.clock.now();
-    const health = this.upstream.health;
+    const health = this.target.health;
     health.lastCheckAt = now;
     if (result.instanceId !== undefined) this.observeInstance(result.instanceId, now);
     if (result.ok) {
@@ -151,7 +159,7 @@ export class HealthChecker extends EventEmitter<HealthCheckerEvents> {
     this.failures++;
     if (health.state === 'down') {
       // Still down: tell the breaker when it may next come back (for Retry-After).
-      this.upstream.breaker.markHealthDown(this.retryAt());
+      this.target.breaker.markHealthDown(this.retryAt());
       return;
     }
     if (this.failures >= this.settings.unhealthyThreshold) this.change('down', now, result.error);
@@ -164,30 +172,30 @@ export class HealthChecker extends EventEmitter<HealthCheckerEvents> {
   }
 
   private change(to: 'up' | 'down', now: number, error?: string): void {
-    const health = this.upstream.health;
+    const health = this.target.health;
     const from = health.state;
     health.state = to;
     health.since = now;
     if (to === 'up' && from === 'down') health.recoveredAt = now;
     // Logged before the breaker reacts, so the log reads cause → effect.
-    const fields = { event: 'health-change', upstream: this.name, from, to, at: new Date(now).toISOString(), ...(error ? { error } : {}) };
-    if (to === 'down') this.deps.logger.warn(fields, `upstream ${this.name} is down (${error ?? 'failed'}; ${this.failures} failed health checks in a row)`);
-    else this.deps.logger.info(fields, from === 'down' ? `upstream ${this.name} recovered` : `upstream ${this.name} is up`);
-    if (to === 'down') this.upstream.breaker.markHealthDown(this.retryAt());
-    else this.upstream.breaker.markHealthUp();
-    this.emit('health', { name: this.name, from, to, at: now });
+    const fields = { event: 'health-change', upstream: this.name, target: this.target.name, from, to, at: new Date(now).toISOString(), ...(error ? { error } : {}) };
+    if (to === 'down') this.deps.logger.warn(fields, `${this.label} is down (${error ?? 'failed'}; ${this.failures} failed health checks in a row)`);
+    else this.deps.logger.info(fields, from === 'down' ? `${this.label} recovered` : `${this.label} is up`);
+    if (to === 'down') this.target.breaker.markHealthDown(this.retryAt());
+    else this.target.breaker.markHealthUp();
+    this.emit('health', { name: this.name, target: this.target.name, from, to, at: now });
   }
 
   private observeInstance(instanceId: string, now: number): void {
-    const health = this.upstream.health;
+    const health = this.target.health;
     const previousInstanceId = health.instanceId;
     health.instanceId = instanceId;
     if (previousInstanceId === null || previousInstanceId === instanceId) return;
     health.restartedAt = now;
     this.deps.logger.warn(
-      { event: 'upstream-restart', upstream: this.name, previousInstanceId, instanceId, at: new Date(now).toISOString() },
-      `upstream ${this.name} restarted (instance ${previousInstanceId} → ${instanceId})`,
+      { event: 'upstream-restart', upstream: this.name, target: this.target.name, previousInstanceId, instanceId, at: new Date(now).toISOString() },
+      `${this.label} restarted (instance ${previousInstanceId} → ${instanceId})`,
     );
-    this.emit('restart', { name: this.name, at: now, previousInstanceId, instanceId });
+    this.emit('restart', { name: this.name, target: this.target.name, at: now, previousInstanceId, instanceId });
   }
 }

@@ -12,7 +12,7 @@ import { validateComponent } from './openapi';
 
 export interface StartedGateway {
   gw: Gateway;
-  /** `http://127.0.0.1:PORT` of the traffic listener. */
+  /** `http://127.0.0.1:PORT` of the traffic listener (`https://` with `listen.tls`). */
   url: string;
   /** Closes at once (no drain). Safe to call twice, and after `gw.shutdown()`. */
   close(): Promise<void>;

@@ -15,8 +15,8 @@ import { TLSSocket } from 'node:tls';
 export type UpstreamMode =
   /** Default: 200, `Content-Type: application/json`, body `{"ok":true,"path":<url>}`. `headers` override. */
   | { kind: 'ok'; status?: number; body?: string; headers?: Record<string, string> }
-  /** That status with a small JSON body `{"status":N,"error":"injected"}`. */
-  | { kind: 'status'; status: number }
+  /** That status with a small JSON body `{"status":N,"error":"injected"}`, after `delayMs` when given. */
+  | { kind: 'status'; status: number; delayMs?: number }
   /** Wait `delayMs` after the request was read, then answer as 'ok'. */
   | { kind: 'slow'; delayMs: number }
   /** Read the whole request, never answer (until `close()`). */
@@ -228,8 +228,10 @@ function respond(mode: Exclude<UpstreamMode, { kind: 'reset' }>, req: http.Incom
   switch (mode.kind) {
     case 'ok':
       return sendJson(res, mode.status ?? 200, mode.body ?? defaultBody(req), mode.headers);
-    case 'status':
-      return sendJson(res, mode.status, JSON.stringify({ status: mode.status, error: 'injected' }));
+    case 'status': {
+      const send = (): void => sendJson(res, mode.status, JSON.stringify({ status: mode.status, error: 'injected' }));
+      return mode.delayMs ? after(res, mode.delayMs, send) : send();
+    }
     case 'slow':
       return after(res, mode.delayMs, () => sendJson(res, 200, defaultBody(req)));
     case 'hang':

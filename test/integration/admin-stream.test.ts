@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 import { AdminServer } from '../../src/admin/app';
 import { parseConfig } from '../../src/config/load';
 import { Metrics } from '../../src/metrics/metrics';
-import { systemClock } from '../../src/server/clock';
+import { systemClock } from '../../src/core/clock';
 import { createLogger } from '../../src/server/logging';
 import { UpstreamRegistry } from '../../src/upstreams/registry';
 import { expectToMatchComponent } from '../helpers/openapi';

@@ -4,7 +4,7 @@
  * resetTimeoutMs exactly one trial call goes through, its success closes the breaker and its
  * failure re-opens it. 4xx answers and callers going away never count.
  */
-import type { Breaker } from '../../src/upstreams/breaker';
+import type { UpstreamBreaker } from '../../src/upstreams/upstream';
 import { expectProblem, oneRoute, request, sleep, startGateway, waitFor, type StartedGateway } from '../helpers/gateway';
 import { startUpstream, type ControlledUpstream } from '../helpers/upstream';
 
@@ -13,7 +13,7 @@ const RESET_MS = 250;
 describe('breaker cycle through real traffic', () => {
   let upstream: ControlledUpstream;
   let g: StartedGateway;
-  let breaker: Breaker;
+  let breaker: UpstreamBreaker;
 
   beforeEach(async () => {
     upstream = await startUpstream();

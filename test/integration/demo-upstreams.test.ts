@@ -54,21 +54,21 @@ describe('demo upstreams', () => {
   let archive: DemoUpstream;
 
   beforeAll(async () => {
-    demo = await startDemoUpstreams('127.0.0.1', { business: 0, 'credit-bureau': 0, archive: 0 });
+    demo = await startDemoUpstreams('127.0.0.1', { business: 0, 'credit-bureau': 0, archive: 0, identity: 0 });
     [business, bureau, archive] = demo.upstreams as [DemoUpstream, DemoUpstream, DemoUpstream];
   });
   afterAll(() => demo.close());
   afterEach(async () => {
-    for (const u of demo.upstreams) await call(u.url, 'PUT', '/_demo/mode', { mode: 'ok', delayMs: 3000 });
+    for (const u of [business, bureau, archive]) await call(u.url, 'PUT', '/_demo/mode', { mode: 'ok', delayMs: 3000 });
   });
 
   it('reports the real port when started on port 0', () => {
-    expect(demo.upstreams.map((u) => u.name)).toEqual(['business', 'credit-bureau', 'archive']);
+    expect(demo.upstreams.map((u) => u.name)).toEqual(['business', 'credit-bureau', 'archive', 'identity', 'business-2']);
     for (const u of demo.upstreams) {
       expect(u.port).toBeGreaterThan(0);
       expect(u.url).toBe(`http://127.0.0.1:${u.port}`);
     }
-    expect(new Set(demo.upstreams.map((u) => u.port)).size).toBe(3);
+    expect(new Set(demo.upstreams.map((u) => u.port)).size).toBe(4);
   });
 
   describe('business', () => {
@@ -296,14 +296,14 @@ describe('startDemoUpstreams', () => {
   it('closes the upstreams it started when one port is taken', async () => {
     const blocker = await startDemoUpstream({ name: 'blocker', host: '127.0.0.1', port: 0, kind: 'archive' });
     try {
-      await expect(startDemoUpstreams('127.0.0.1', { business: 0, 'credit-bureau': 0, archive: blocker.port })).rejects.toThrow(/archive.*cannot listen/);
+      await expect(startDemoUpstreams('127.0.0.1', { business: 0, 'credit-bureau': 0, archive: blocker.port, identity: 0 })).rejects.toThrow(/archive.*cannot listen/);
     } finally {
       await blocker.close();
     }
   });
 
   it('defaults to the ports of the demo configuration', () => {
-    expect(DEMO_PORTS).toEqual({ business: 9001, 'credit-bureau': 9002, archive: 9003 });
+    expect(DEMO_PORTS).toEqual({ business: 9001, 'credit-bureau': 9002, archive: 9003, identity: 9004, 'business-2': 9005 });
   });
 });
 
@@ -318,14 +318,19 @@ describe('demo-config.yaml', () => {
     const raw = parseYaml(text) as {
       listen: unknown;
       admin: { token: string };
-      upstreams: Record<string, { url: string; healthCheck: Record<string, unknown> }>;
+      upstreams: Record<string, { url?: string; targets?: { url: string; name: string }[]; healthCheck: Record<string, unknown> }>;
       routes: { path: string; upstream: string; requires?: string[] }[];
     };
     expect(raw.listen).toEqual({ host: '0.0.0.0', port: 8080 });
     expect(raw.admin.token).toBe('${ADMIN_TOKEN:-}');
-    expect(Object.keys(raw.upstreams)).toEqual(['business', 'credit-bureau', 'archive']);
+    expect(Object.keys(raw.upstreams)).toEqual(['business', 'credit-bureau', 'archive', 'identity']);
+    // The business layer runs as two instances: the demo upstreams "business" and "business-2".
+    expect(raw.upstreams.business?.targets).toEqual([
+      { url: `http://127.0.0.1:${DEMO_PORTS.business}`, name: 'business-1' },
+      { url: `http://127.0.0.1:${DEMO_PORTS['business-2']}`, name: 'business-2' },
+    ]);
     for (const [name, u] of Object.entries(raw.upstreams)) {
-      expect(u.url).toBe(`http://127.0.0.1:${DEMO_PORTS[name as keyof typeof DEMO_PORTS]}`);
+      if (name !== 'business') expect(u.url).toBe(`http://127.0.0.1:${DEMO_PORTS[name as keyof typeof DEMO_PORTS]}`);
       expect(u.healthCheck).toEqual({ path: '/health', intervalMs: 1000, timeoutMs: 500, unhealthyThreshold: 2, healthyThreshold: 1 });
     }
     expect(raw.routes.map((r) => [r.path, r.upstream])).toEqual([
@@ -334,6 +339,10 @@ describe('demo-config.yaml', () => {
       ['/api/credit-reports', 'credit-bureau'],
       ['/api/documents', 'archive'],
       ['/queued', 'business'],
+      ['/app', 'business'],
+      ['/api/session', 'business'],
+      ['/api/cases', 'business'],
+      ['/auth', 'identity'],
     ]);
     expect(raw.routes.find((r) => r.path === '/api/loan-applications')?.requires).toEqual(['credit-bureau']);
   });
@@ -345,13 +354,14 @@ describe('demo-config.yaml', () => {
       ['business', 2000, 3],
       ['credit-bureau', 2000, 3],
       ['archive', 2000, 3],
+      ['identity', 2000, 3],
     ]);
     expect(parseConfigText(text, 'yaml', { ADMIN_TOKEN: '123456' }).admin.token).toBe('123456');
   });
 
   it('maps every route onto paths the demo upstreams serve', async () => {
     const config = parseConfigText(text, 'yaml', {});
-    const demo = await startDemoUpstreams('127.0.0.1', { business: 0, 'credit-bureau': 0, archive: 0 });
+    const demo = await startDemoUpstreams('127.0.0.1', { business: 0, 'credit-bureau': 0, archive: 0, identity: 0 });
     try {
       const urlOf = (name: string) => demo.upstreams.find((u) => u.name === name)?.url ?? '';
       const examples: [string, string, unknown?][] = [
@@ -363,6 +373,7 @@ describe('demo-config.yaml', () => {
         ['GET', '/api/credit-reports/556447-8120'],
         ['GET', '/api/documents/D-5002'],
         ['POST', '/api/documents', { title: 'Offert', content: 'x' }],
+        ['POST', '/auth/login', { username: 'demo', password: 'demo' }],
         ['POST', '/queued/api/loan-applications', { orgNumber: '556447-8120', amountSek: 300000 }],
       ];
       for (const [method, path, body] of examples) {

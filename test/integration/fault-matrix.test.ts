@@ -704,3 +704,106 @@ for the limits and their defaults.
 | \`test/integration/fd-exhaustion.test.ts\` | the gateway out of file descriptors (\`ulimit -n 64\`): 503 \`GATEWAY_OVERLOADED\`, \`forwarded: false\`, \`/healthz\` still answers, the upstream's breaker stays closed |
 `;
 }
+
+/**
+ * The same faults with two targets behind one upstream (docs/failover.md): the faulty target
+ * is the first one tried (round-robin from the first), the other is healthy unless both are
+ * down. For every method: the answer, `attempts`, what each target received, and above all
+ * that a POST without `Idempotency-Key` reached at most one target, at most once.
+ */
+describe('fault matrix with two targets', () => {
+  interface TwoTargetCase {
+    name: string;
+    build(): Promise<{ urls: [string, string]; received(): [number, number]; close(): Promise<void> }>;
+    /** What each method gets, and how many requests each target (faulty, other) received. */
+    expected: Record<Method, { status: number; code?: string; forwarded?: boolean; attempts?: number; received: [number, number] }>;
+  }
+  const upstreams = async (a: UpstreamMode | 'refuse', b: UpstreamMode | 'refuse'): Promise<{ urls: [string, string]; received(): [number, number]; close(): Promise<void> }> => {
+    const make = async (m: UpstreamMode | 'refuse'): Promise<{ url: string; count(): number; close(): Promise<void> }> => {
+      if (m === 'refuse') return { url: `http://127.0.0.1:${await refusingPort()}`, count: () => 0, close: async () => undefined };
+      const u = await startUpstream({ mode: m });
+      return { url: u.url, count: () => u.received.length, close: () => u.close() };
+    };
+    const [x, y] = await Promise.all([make(a), make(b)]);
+    return { urls: [x.url, y.url], received: () => [x.count(), y.count()], close: async () => void (await Promise.all([x.close(), y.close()])) };
+  };
+  const ok = (received: [number, number]) => ({ status: 200, received });
+  const CASES2: TwoTargetCase[] = [
+    {
+      name: 'one target dead (connection refused): every method goes on with the other',
+      build: () => upstreams('refuse', { kind: 'ok' }),
+      expected: { GET: ok([0, 1]), POST: ok([0, 1]), 'POST+key': ok([0, 1]) },
+    },
+    {
+      name: 'one target hanging: UPSTREAM_TIMEOUT once, nothing at the other (onTimeout: false)',
+      build: () => upstreams({ kind: 'hang' }, { kind: 'ok' }),
+      expected: {
+        GET: { status: 504, code: 'UPSTREAM_TIMEOUT', forwarded: true, attempts: 1, received: [1, 0] },
+        POST: { status: 504, code: 'UPSTREAM_TIMEOUT', forwarded: true, attempts: 1, received: [1, 0] },
+        'POST+key': { status: 504, code: 'UPSTREAM_TIMEOUT', forwarded: true, attempts: 1, received: [1, 0] },
+      },
+    },
+    {
+      name: 'one target restarting mid-request (connection reset after the request arrived): GET and keyed POST go on, a POST is not sent twice',
+      build: () => upstreams({ kind: 'reset' }, { kind: 'ok' }),
+      expected: {
+        GET: ok([1, 1]),
+        POST: { status: 502, code: 'UPSTREAM_CONNECTION_LOST', forwarded: true, attempts: 1, received: [1, 0] },
+        'POST+key': ok([1, 1]),
+      },
+    },
+    {
+      name: 'both targets down: UPSTREAM_UNREACHABLE after trying both, nothing forwarded',
+      build: () => upstreams('refuse', 'refuse'),
+      expected: {
+        GET: { status: 502, code: 'UPSTREAM_UNREACHABLE', forwarded: false, attempts: 2, received: [0, 0] },
+        POST: { status: 502, code: 'UPSTREAM_UNREACHABLE', forwarded: false, attempts: 2, received: [0, 0] },
+        'POST+key': { status: 502, code: 'UPSTREAM_UNREACHABLE', forwarded: false, attempts: 2, received: [0, 0] },
+      },
+    },
+  ];
+
+  it.each(CASES2.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const before = activeResources();
+    const t = await c.build();
+    try {
+      for (const method of METHODS) {
+        // A gateway per method, so that round-robin tries the faulty target first every time.
+        const g = await startGateway(
+          {
+            defaults: { timeoutMs: TIMEOUT_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS, breaker: { volumeThreshold: 100000 } },
+            upstreams: { backend: { targets: [{ url: t.urls[0] }, { url: t.urls[1] }], balance: 'round-robin' } },
+            routes: [{ path: '/api', upstream: 'backend' }],
+          },
+          { processMetrics: false },
+        );
+        try {
+          const [a0, b0] = t.received();
+          const t0 = Date.now();
+          const reply = await send(g, method);
+          const want = c.expected[method];
+          // One attempt's deadline per target tried, plus slack.
+          expect(Date.now() - t0).toBeLessThan(DEADLINE_MS * (want.attempts ?? 1));
+          const [a1, b1] = t.received();
+          expect({ method, status: reply.status, received: [a1 - a0, b1 - b0] }).toEqual({ method, status: want.status, received: want.received });
+          if (want.code !== undefined) {
+            expect({ method, ...pick(reply.json), attempts: reply.json?.attempts }).toEqual({
+              method,
+              code: want.code,
+              forwarded: want.forwarded,
+              retryable: specRetryable(want.code, want.forwarded ?? false, method),
+              upstream: 'backend',
+              attempts: want.attempts,
+            });
+          }
+          await waitFor(() => g.gw.state.inFlight === 0, 2000, 'no request in flight');
+        } finally {
+          await g.close();
+        }
+      }
+    } finally {
+      await t.close();
+    }
+    expect(await settledExcess(before)).toEqual({});
+  });
+});

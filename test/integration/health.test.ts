@@ -106,7 +106,7 @@ describe('active health checks', () => {
     expect(backend.health.restartedAt).toBeNull();
     up.setInstanceId('instance-b');
     await waitFor(() => backend.health.restartedAt !== null, 2000, 'restart detected');
-    expect(restarts).toEqual([{ name: 'backend', at: backend.health.restartedAt, previousInstanceId: 'instance-a', instanceId: 'instance-b' }]);
+    expect(restarts).toEqual([{ name: 'backend', target: 'backend-1', at: backend.health.restartedAt, previousInstanceId: 'instance-a', instanceId: 'instance-b' }]);
     expect(log.lines.find((l) => l.event === 'upstream-restart')).toMatchObject({ upstream: 'backend', previousInstanceId: 'instance-a', instanceId: 'instance-b' });
     const s = await request(g.url, '/status');
     expectResponseToMatch('/status', 'get', s);

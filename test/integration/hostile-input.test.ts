@@ -11,7 +11,7 @@ import { NAME_RULE } from '../../src/config/schema';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/server/logging';
 import { parseRaw, request, sleep, startGateway, waitFor, type StartedGateway } from '../helpers/gateway';
-import { startUpstream, type ControlledUpstream } from '../helpers/upstream';
+import { refusingPort, startUpstream, type ControlledUpstream, type UpstreamMode } from '../helpers/upstream';
 
 const HEADERS_TIMEOUT_MS = 1000;
 const REQUEST_TIMEOUT_MS = 1500;
@@ -533,5 +533,70 @@ describe('hostile input', () => {
     expect(reply.status).toBe(200);
     expect(api.received.map((r) => r.url)).toEqual(['/still-here']);
     expect(g.gw.state.inFlight).toBe(0);
+  });
+});
+
+/**
+ * The same hostile requests against an upstream of two targets, in each state a pair of
+ * instances can be in (docs/failover.md): still refused, and neither target receives a byte
+ * of them; hostile sticky cookies are read as absent, never as a way to pick a target.
+ */
+describe('hostile input with two targets', () => {
+  const TOPOLOGIES: [string, (UpstreamMode | 'refuse')[]][] = [
+    ['one target dead', ['refuse', { kind: 'ok' }]],
+    ['one target hanging', [{ kind: 'hang' }, { kind: 'ok' }]],
+    ['one target restarting mid-request', [{ kind: 'reset' }, { kind: 'ok' }]],
+    ['both targets down', ['refuse', 'refuse']],
+  ];
+  const HOSTILE: [string, string, number][] = [
+    ['CL.TE smuggling', 'POST /api/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /api/secret HTTP/1.1\r\nHost: x\r\n\r\n', 400],
+    ['a dot-dot segment', 'GET /api/../admin HTTP/1.1\r\nHost: gw\r\n\r\n', 400],
+    ['an encoded slash', 'GET /api/a%2f..%2fb HTTP/1.1\r\nHost: gw\r\n\r\n', 400],
+    ['a body over maxBodyBytes', `POST /api/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 5000\r\n\r\n${'a'.repeat(100)}`, 413],
+    ['absolute-form naming another host', 'GET http://169.254.169.254/latest HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n', 400],
+  ];
+
+  it.each(TOPOLOGIES)('%s: every hostile request is refused and reaches neither target', async (_name, modes) => {
+    const ups = await Promise.all(modes.map(async (m) => (m === 'refuse' ? null : startUpstream({ mode: m }))));
+    const urls = await Promise.all(ups.map(async (u) => (u ? u.url : `http://127.0.0.1:${await refusingPort()}`)));
+    const gw = await startGateway(
+      {
+        upstreams: { api: { targets: urls.map((url) => ({ url })), timeoutMs: 500, sticky: { cookie: 'bw_api', onLost: 'fail' } } },
+        routes: [{ path: '/api', upstream: 'api', maxBodyBytes: 1024 }],
+      },
+      { processMetrics: false },
+    );
+    try {
+      const port = Number(new URL(gw.url).port);
+      for (const [what, text, status] of HOSTILE) {
+        const answer = await exchange(port, [text]);
+        expect({ what, status: answer.status }).toEqual({ what, status });
+        expect(JSON.parse(answer.body)).toMatchObject({ status, forwarded: false });
+      }
+      expect(ups.map((u) => u?.received.length ?? 0)).toEqual([0, 0]);
+    } finally {
+      await gw.close();
+      await Promise.all(ups.map((u) => u?.close()));
+    }
+  });
+
+  it('hostile sticky cookies are treated as absent: served by a balanced target with a new cookie, never SESSION_LOST, never a crash', async () => {
+    const [a, b] = await Promise.all([startUpstream(), startUpstream()]);
+    const gw = await startGateway(
+      { upstreams: { api: { targets: [{ url: a.url }, { url: b.url }], sticky: { cookie: 'bw_api', onLost: 'fail' } } }, routes: [{ path: '/api', upstream: 'api' }] },
+      { processMetrics: false },
+    );
+    try {
+      const cookies = ['bw_api=', 'bw_api=.', 'bw_api=..', 'bw_api=%00.%00', `bw_api=${'A'.repeat(3000)}.x`, 'bw_api=__proto__.constructor', 'bw_api="quoted.0"', 'xbw_api=abc.0', 'bw_api'];
+      for (const cookie of cookies) {
+        const r = await request(gw.url, '/api/x', { headers: { cookie } });
+        expect({ cookie, status: r.status }).toEqual({ cookie, status: 200 });
+        expect(r.headers['set-cookie']?.[0]).toMatch(/^bw_api=[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+; Path=\/; HttpOnly; SameSite=Lax$/);
+      }
+      expect(a.received.length + b.received.length).toBe(cookies.length);
+    } finally {
+      await gw.close();
+      await Promise.all([a.close(), b.close()]);
+    }
   });
 });

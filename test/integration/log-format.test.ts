@@ -113,7 +113,7 @@ describe('log format (compiled entry point)', () => {
       expect(line).toMatch(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] (INFO|WARN|ERROR|DEBUG): /);
       expect(() => JSON.parse(line)).toThrow();
     }
-    expect(lines.find((l) => l.includes('request completed'))).toMatch(/^\[[\d:.]+\] INFO: GET \/api\/hello → 200 [\d.]+ ms request completed \{"requestId":"[^"]+","route":"\/api","upstream":"business","breaker":"closed"\}$/);
+    expect(lines.find((l) => l.includes('request completed'))).toMatch(/^\[[\d:.]+\] INFO: GET \/api\/hello → 200 [\d.]+ ms request completed \{"requestId":"[^"]+","route":"\/api","upstream":"business","targets":\["business-1"\],"attempts":1,"breaker":"closed"\}$/);
     expect(lines.at(-1)).toMatch(/INFO: gateway closed \{"event":"closed"\}$/);
     expect(r.stdout).not.toMatch(ANSI);
   });

@@ -3,7 +3,7 @@
  * runs its own timers, so the reset timeout is 80 ms here rather than faked.
  */
 import { Breaker, BreakerRejection, CountedFailure, IgnoredOutcome, type Transition } from '../../src/upstreams/breaker';
-import { systemClock } from '../../src/server/clock';
+import { systemClock } from '../../src/core/clock';
 
 const RESET_MS = 80;
 const settings = { errorThresholdPercentage: 50, volumeThreshold: 2, resetTimeoutMs: RESET_MS, rollingWindowMs: 10000 };

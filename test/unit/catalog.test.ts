@@ -16,6 +16,8 @@ const SPEC_TABLE: Record<ErrorCode, { status: number; forwarded: boolean }> = {
   PAYLOAD_TOO_LARGE: { status: 413, forwarded: false },
   UNAUTHORIZED: { status: 401, forwarded: false },
   FORBIDDEN: { status: 403, forwarded: false },
+  // Beyond SPEC §4's table: routes with `clientCert: required` (docs/tls.md).
+  CLIENT_CERT_REQUIRED: { status: 403, forwarded: false },
   CIRCUIT_OPEN: { status: 503, forwarded: false },
   DEPENDENCY_UNAVAILABLE: { status: 503, forwarded: false },
   UPSTREAM_UNREACHABLE: { status: 502, forwarded: false },
@@ -27,14 +29,15 @@ const SPEC_TABLE: Record<ErrorCode, { status: number; forwarded: boolean }> = {
   HEADERS_TOO_LARGE: { status: 431, forwarded: false },
   GATEWAY_OVERLOADED: { status: 503, forwarded: false },
   GATEWAY_SHUTTING_DOWN: { status: 503, forwarded: false },
+  SESSION_LOST: { status: 409, forwarded: false },
   INTERNAL_ERROR: { status: 500, forwarded: true },
 };
 
 /** Transient per SPEC §4 notes: "not retryable", "not transient", or a wait that may help. */
-const NOT_TRANSIENT: ErrorCode[] = ['ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED', 'INVALID_REQUEST', 'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED', 'FORBIDDEN', 'UPSTREAM_TLS_ERROR', 'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE'];
+const NOT_TRANSIENT: ErrorCode[] = ['ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED', 'INVALID_REQUEST', 'PAYLOAD_TOO_LARGE', 'UNAUTHORIZED', 'FORBIDDEN', 'CLIENT_CERT_REQUIRED', 'UPSTREAM_TLS_ERROR', 'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE', 'SESSION_LOST'];
 
 describe('error catalog', () => {
-  it('holds exactly the codes of SPEC §4, each once', () => {
+  it('holds exactly the codes of SPEC §4 (and CLIENT_CERT_REQUIRED), each once', () => {
     expect([...ERROR_CODES].sort()).toEqual(Object.keys(SPEC_TABLE).sort());
     expect(new Set(ERROR_CODES).size).toBe(ERROR_CODES.length);
   });

@@ -48,6 +48,10 @@ describe('config defaults', () => {
       {
         name: 'business',
         url: 'http://127.0.0.1:9001',
+        // `url: X` is one target named <upstream>-1.
+        targets: [{ name: 'business-1', url: 'http://127.0.0.1:9001' }],
+        balance: 'least-request',
+        retry: { attempts: 2, budgetPercent: 20, minRetryConcurrency: 3, onTimeout: false },
         connectTimeoutMs: 2000,
         timeoutMs: 10000,
         failureStatuses: [500, 502, 503, 504],
@@ -57,7 +61,7 @@ describe('config defaults', () => {
     ]);
     expect(c.routes).toEqual([
       {
-        path: '/api/loans', upstream: 'business', stripPrefix: false, requires: [], maxBodyBytes: 1048576, preflight: 'state', preflightCacheMs: 1000,
+        path: '/api/loans', upstream: 'business', stripPrefix: false, requires: [], maxBodyBytes: 1048576, preflight: 'state', preflightCacheMs: 1000, clientCert: 'optional',
         delivery: 'direct', queue: { maxAttempts: 10, initialBackoffMs: 1000, maxBackoffMs: 60000, ttlMs: 86400000, keepHeaders: [] },
       },
     ]);

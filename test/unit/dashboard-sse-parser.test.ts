@@ -1,26 +1,9 @@
 import fc from 'fast-check';
+import * as format from '../../src/web/dashboard/format';
+import { createSseState, parseSseChunk, type SseEvent, type SseState } from '../../src/web/dashboard/sse-parser';
 
-interface SseEvent {
-  type: string;
-  data: string;
-  id: string;
-}
-interface SseState {
-  buffer: string;
-  retry: number | null;
-}
-interface DashboardModule {
-  createSseState(): SseState;
-  parseSseChunk(state: SseState | null, chunk: string): { state: SseState; events: SseEvent[] };
-  formatDuration(ms: number): string;
-  stateLabel(breaker: { state: string; forced?: string | null }): string;
-  requestsPerSecond(stats: { requests: number; windowMs: number }): string;
-}
-
-// The dashboard is a plain browser script (no build step); it exports its pure parts for Node.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const dashboard = require('../../src/admin/dashboard/dashboard.js') as DashboardModule;
-const { createSseState, parseSseChunk } = dashboard;
+// The dashboard's pure parts (src/web/dashboard/), as the browser bundle uses them.
+const dashboard = { createSseState, parseSseChunk, ...format };
 
 /** Feeds the chunks one after another, as the browser does with each read() of the body. */
 function feed(chunks: string[]): { state: SseState; events: SseEvent[] } {

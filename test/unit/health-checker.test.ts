@@ -5,10 +5,11 @@
 import { Writable } from 'node:stream';
 import { parseConfig } from '../../src/config/load';
 import { createLogger } from '../../src/server/logging';
-import { systemClock } from '../../src/server/clock';
+import { systemClock } from '../../src/core/clock';
 import { HealthChecker, type HealthChange, type UpstreamRestart } from '../../src/upstreams/health-checker';
 import type { ProbeResult } from '../../src/upstreams/probe';
 import { UpstreamRegistry, type Upstream } from '../../src/upstreams/registry';
+import type { Target } from '../../src/upstreams/target';
 
 const INTERVAL = 1000;
 
@@ -39,7 +40,7 @@ function rig(healthCheck: Record<string, unknown> = {}, random = () => 0.5): Rig
     },
   });
   const r: Rig = { upstream, registry, checker: undefined as unknown as HealthChecker, script: [], probes: [], logs, health: [], restarts: [] };
-  r.checker = new HealthChecker(upstream, {
+  r.checker = new HealthChecker(upstream.targets[0] as Target, {
     clock: systemClock,
     logger: createLogger('info', sink),
     random,
@@ -137,7 +138,7 @@ describe('HealthChecker', () => {
     expect(r.upstream.health).toMatchObject({ state: 'unknown', lastCheckAt: null });
     await jest.advanceTimersByTimeAsync(50);
     expect(r.upstream.health).toMatchObject({ state: 'up', recoveredAt: null, lastCheckAt: Date.now() });
-    expect(r.health).toEqual([{ name: 'backend', from: 'unknown', to: 'up', at: Date.now() }]);
+    expect(r.health).toEqual([{ name: 'backend', target: 'backend-1', from: 'unknown', to: 'up', at: Date.now() }]);
   });
 
   it('records a changed instance identity as a restart, from any answer, but not the first one seen', async () => {
@@ -149,7 +150,7 @@ describe('HealthChecker', () => {
     await jest.advanceTimersByTimeAsync(INTERVAL);
     const at = Date.now();
     expect(r.upstream.health).toMatchObject({ instanceId: 'b', restartedAt: at });
-    expect(r.restarts).toEqual([{ name: 'backend', at, previousInstanceId: 'a', instanceId: 'b' }]);
+    expect(r.restarts).toEqual([{ name: 'backend', target: 'backend-1', at, previousInstanceId: 'a', instanceId: 'b' }]);
     expect(r.logs.find((l) => l.event === 'upstream-restart')).toMatchObject({ upstream: 'backend', previousInstanceId: 'a', instanceId: 'b' });
     await jest.advanceTimersByTimeAsync(2 * INTERVAL); // an answer without identity, then the same one
     expect(r.restarts).toHaveLength(1);
@@ -161,7 +162,7 @@ describe('HealthChecker', () => {
     let release: (v: ProbeResult) => void = () => undefined;
     let signal: AbortSignal | undefined;
     let calls = 0;
-    const slow = new HealthChecker(r.upstream, {
+    const slow = new HealthChecker(r.upstream.targets[0] as Target, {
       clock: systemClock,
       logger: createLogger('silent'),
       probe: (_u, _t, s) => {
@@ -186,7 +187,7 @@ describe('HealthChecker', () => {
     r = rig();
     const config = parseConfig({ upstreams: { plain: { url: 'http://127.0.0.1:1' } }, routes: [{ path: '/', upstream: 'plain' }] });
     const registry = new UpstreamRegistry(config.upstreams, systemClock);
-    expect(() => new HealthChecker(registry.get('plain'), { clock: systemClock, logger: createLogger('silent') })).toThrow(/no healthCheck/);
+    expect(() => new HealthChecker(registry.get('plain').targets[0] as Target, { clock: systemClock, logger: createLogger('silent') })).toThrow(/no healthCheck/);
     registry.close();
   });
 });

@@ -32,7 +32,10 @@ describe('computeStatus', () => {
       startedAt: '2029-12-31T23:59:00.000Z',
       version: '1.2.3',
       upstreams: {
-        business: { state: 'unknown', breaker: 'closed', since: '2030-01-01T00:00:00.000Z', lastCheckAt: null, restartedAt: null, recoveredAt: null },
+        business: {
+          state: 'unknown', breaker: 'closed', since: '2030-01-01T00:00:00.000Z', lastCheckAt: null, restartedAt: null, recoveredAt: null,
+          targets: { 'business-1': { state: 'unknown', breaker: 'closed', since: '2030-01-01T00:00:00.000Z' } },
+        },
         bureau: expect.objectContaining({ state: 'unknown', breaker: 'closed' }),
         archive: expect.objectContaining({ state: 'unknown', breaker: 'closed' }),
       },
