@@ -56,7 +56,11 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     upstream.url = urls[name];
     upstream.healthCheck = { path: '/health', intervalMs, timeoutMs: Math.min(500, intervalMs), unhealthyThreshold: 1, healthyThreshold: 1 };
   }
-  const gw = await startGateway(raw);
+  // A gateway that cannot start must not leave the demo servers running (jest would never exit).
+  const gw = await startGateway(raw).catch(async (err: unknown) => {
+    await Promise.all([business.close(), bureau.close(), archive.close(), identity.close()]);
+    throw err;
+  });
   let stopped = false;
   return {
     gw,
