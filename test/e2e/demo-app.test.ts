@@ -155,20 +155,33 @@ describe('demo app in Chromium', () => {
     expect(await values()).toEqual(other);
   }, TEST_TIMEOUT_MS);
 
-  it('(3) after a restart of the business instance, Save renews the session silently and stores the case exactly once', async () => {
+  it('(3) after a restart of the business instance the session is pinned to, Save meets SESSION_LOST, renews the session silently and stores the case exactly once', async () => {
     const typed = await values();
     const keys: string[] = [];
     page.on('request', (req) => {
       if (req.method() === 'POST' && new URL(req.url()).pathname === '/api/cases') keys.push(req.headers()['idempotency-key'] ?? '');
     });
+    const answers: Array<{ status: number; code: unknown }> = [];
+    page.on('response', async (res) => {
+      if (res.request().method() !== 'POST' || new URL(res.url()).pathname !== '/api/cases') return;
+      const body = (await res.json().catch(() => ({}))) as { code?: unknown };
+      answers.push({ status: res.status(), code: body.code });
+    });
     const restarted = await request(stack.business().url, '/_demo/restart', { method: 'POST' });
     expect(restarted.status).toBe(200);
+    // Let the gateway's health checks see the new instance id (every HEALTH_MS): the session
+    // pinned to the old instance is then refused at once, nothing forwarded.
+    await new Promise((r) => setTimeout(r, HEALTH_MS * 5));
     const renewalsBefore = Number((await page.getAttribute('body', 'data-renewals')) ?? 0);
     await page.click('#save');
     await page.waitForSelector('#message[data-kind="ok"]', { timeout: 5000 });
     expect(await page.isVisible('#login')).toBe(false);
     expect(Number(await page.getAttribute('body', 'data-renewals'))).toBe(renewalsBefore + 1);
-    // The first attempt met the lost session (401); the repeat carried the same key.
+    // The first attempt met the lost session (the gateway's SESSION_LOST); the repeat, after
+    // a silent renewal, carried the same key.
+    for (let i = 0; i < 50 && answers.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(answers[0]).toEqual({ status: 409, code: 'SESSION_LOST' });
+    expect(answers[1]?.status).toBeLessThan(300);
     expect(keys).toHaveLength(2);
     expect(keys[1]).toBe(keys[0]);
     expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);

@@ -39,9 +39,17 @@ export function createAuth(client: Client, storage: Storage, onRenewed: () => vo
   let user: string | null = null;
   let renewing: Promise<void> | undefined;
 
+  const sessionLost = (err: unknown): boolean => err instanceof ProblemError && err.code === 'SESSION_LOST';
+
   async function openSession(tokens: Tokens): Promise<void> {
     storage.setItem(REFRESH_KEY, tokens.refreshToken);
-    const res = await client.request('/api/session', { method: 'POST', headers: { authorization: `Bearer ${tokens.accessToken}` } });
+    const post = (): Promise<Response> => client.request('/api/session', { method: 'POST', headers: { authorization: `Bearer ${tokens.accessToken}` } });
+    // Still pinned to an instance that restarted: the gateway answers SESSION_LOST and clears
+    // the pin, so the new session, sent again, goes to an available instance.
+    const res = await post().catch((err: unknown) => {
+      if (sessionLost(err)) return post();
+      throw err;
+    });
     if (res.status !== 201) throw new LoginRequired(`the loan system refused the login (HTTP ${res.status})`);
     user = tokens.user.name;
   }
@@ -62,8 +70,6 @@ export function createAuth(client: Client, storage: Storage, onRenewed: () => vo
 
   /** One renewal at a time, however many requests found the session lost. */
   const renewOnce = (): Promise<void> => (renewing ??= renew().finally(() => (renewing = undefined)));
-
-  const sessionLost = (err: unknown): boolean => err instanceof ProblemError && err.code === 'SESSION_LOST';
 
   return {
     get user() {
