@@ -7,6 +7,11 @@
 import type { UpstreamBreaker } from '../../src/upstreams/upstream';
 import { expectProblem, oneRoute, request, sleep, startGateway, waitFor, type StartedGateway } from '../helpers/gateway';
 import { startUpstream, type ControlledUpstream } from '../helpers/upstream';
+import { startStallMeter } from '../helpers/stall-meter';
+
+/** Upper time bounds allow for the time this process (the gateway with it) was held up. */
+const stalls = startStallMeter();
+afterAll(() => stalls.stop());
 
 const RESET_MS = 250;
 
@@ -53,8 +58,9 @@ describe('breaker cycle through real traffic', () => {
     await trip();
     upstream.reset();
     const started = Date.now();
+    const held = stalls.mark();
     const r = await request(g.url, '/api/x', { method: 'POST', body: '{}' });
-    expect(Date.now() - started).toBeLessThan(1000); // far below timeoutMs (2000): not even attempted
+    expect(Date.now() - started).toBeLessThan(1000 + stalls.lostSince(held)); // far below timeoutMs (2000): not even attempted
     const body = expectProblem(r, { status: 503, code: 'CIRCUIT_OPEN', forwarded: false, retryable: true, upstream: 'backend' });
     expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(body.retryAfterSeconds).toBe(Number(r.headers['retry-after']));

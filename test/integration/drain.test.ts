@@ -8,6 +8,11 @@ import { Writable } from 'node:stream';
 import { createLogger } from '../../src/server/logging';
 import { expectProblem, parseRaw, rawRequest, request, sleep, startGateway, waitFor, type StartedGateway } from '../helpers/gateway';
 import { startUpstream, type ControlledUpstream } from '../helpers/upstream';
+import { startStallMeter } from '../helpers/stall-meter';
+
+/** Upper time bounds allow for the time this process (the gateway with it) was held up. */
+const stalls = startStallMeter();
+afterAll(() => stalls.stop());
 
 describe('drain', () => {
   let upstream: ControlledUpstream;
@@ -43,8 +48,9 @@ describe('drain', () => {
 
     // Sent as keep-alive: the gateway itself must say (and do) `Connection: close`.
     const askedAt = Date.now();
+    const held = stalls.mark();
     const refused = parseRaw(await rawRequest(g.url, 'POST /api/new HTTP/1.1\r\nHost: gw\r\nContent-Length: 2\r\n\r\n{}', { timeoutMs: 5000 }));
-    expect(Date.now() - askedAt).toBeLessThan(2500); // the connection was closed, not left to our timeout
+    expect(Date.now() - askedAt).toBeLessThan(2500 + stalls.lostSince(held)); // the connection was closed, not left to our timeout
     const problem = expectProblem(refused, { status: 503, code: 'GATEWAY_SHUTTING_DOWN', forwarded: false, retryable: true });
     expect(refused.headers.connection).toBe('close');
     expect(Number(problem.retryAfterSeconds)).toBeGreaterThanOrEqual(1);
@@ -69,6 +75,7 @@ describe('drain', () => {
   it('closes idle keep-alive connections when the drain starts', async () => {
     await start(5000);
     const startedAt = Date.now();
+    const held = stalls.mark();
     // One request on a keep-alive connection, then the connection sits idle.
     const idle = rawRequest(g.url, 'GET /api/x HTTP/1.1\r\nHost: gw\r\n\r\n', { timeoutMs: 4000 });
     await waitFor(() => upstream.received.length === 1, 2000, 'request upstream');
@@ -77,7 +84,7 @@ describe('drain', () => {
     const text = await idle;
     expect(parseRaw(text).status).toBe(200);
     // Closed by the drain, not by our 4 s timeout nor the 5 s keep-alive timeout.
-    expect(Date.now() - startedAt).toBeLessThan(1500);
+    expect(Date.now() - startedAt).toBeLessThan(1500 + stalls.lostSince(held));
   });
 
   it('the drain deadline bounds shutdown: a request still running then is cut, never left hanging', async () => {
@@ -86,8 +93,9 @@ describe('drain', () => {
     const inFlight = request(g.url, '/api/stuck', { timeoutMs: 4000 });
     await waitFor(() => upstream.received.length === 1, 2000, 'request upstream');
     const startedAt = Date.now();
+    const held = stalls.mark();
     await g.gw.shutdown();
-    expect(Date.now() - startedAt).toBeLessThan(300 + 700);
+    expect(Date.now() - startedAt).toBeLessThan(300 + 700 + stalls.lostSince(held));
     const r = await inFlight;
     expect(r.status).toBe(0);
     expect(r.error).toBeDefined();

@@ -5,6 +5,11 @@
  */
 import { oneRoute, request, startGateway, type StartedGateway } from '../helpers/gateway';
 import { startUpstream, type ControlledUpstream } from '../helpers/upstream';
+import { startStallMeter } from '../helpers/stall-meter';
+
+/** Upper time bounds allow for the time this process (the gateway with it) was held up. */
+const stalls = startStallMeter();
+afterAll(() => stalls.stop());
 
 const TIMEOUT_MS = 400;
 
@@ -35,6 +40,7 @@ describe('failures after the response headers', () => {
   it('headers-then-hang: the stalled body is cut within timeoutMs of the last chunk, and the caller sees an abort', async () => {
     upstream.setMode({ kind: 'headers-then-hang' });
     const started = Date.now();
+    const held = stalls.mark();
     const r = await request(g.url, '/api/stream', { timeoutMs: 5000 });
     const elapsed = Date.now() - started;
     expect(r.status).toBe(200);
@@ -43,7 +49,7 @@ describe('failures after the response headers', () => {
     expect(r.error).not.toBe('ETIMEDOUT'); // the gateway ended it, not our own deadline
     expect(r.error).toBeDefined();
     expect(elapsed).toBeGreaterThanOrEqual(TIMEOUT_MS - 20);
-    expect(elapsed).toBeLessThan(TIMEOUT_MS + 1000);
+    expect(elapsed).toBeLessThan(TIMEOUT_MS + 1000 + stalls.lostSince(held));
     // The upstream's socket was given up too.
     const deadline = Date.now() + 1000;
     while (upstream.openSockets > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));

@@ -17,7 +17,9 @@ describe('soak (short)', () => {
     const before = activeResources();
     report = await runSoak({ requests: REQUESTS, concurrency: 32, warmupFraction: 0.2, seed: 20240 });
     leaked = await settledExcess(before);
-  }, 60000);
+    // A safety net against a hang, not a speed limit: 10-25 s on two cores, more than a
+    // minute when other jobs take most of the machine (seen at a load average of 12).
+  }, 180000);
 
   it(`answers all ${REQUESTS} requests, none of them unexpectedly`, () => {
     expect(report.unexpectedSamples).toEqual([]);
@@ -27,16 +29,21 @@ describe('soak (short)', () => {
 
   it('injected every fault of the mix, each answered as its kind must be', () => {
     for (const fault of Object.keys(FAULT_MIX)) expect({ fault, injected: report.injected[fault as keyof typeof FAULT_MIX] > 0 }).toEqual({ fault, injected: true });
-    const i = report.injected;
-    expect(report.answers).toEqual({
+    // Less, per fault, the requests the upstream itself did not act on within timeoutMs (a
+    // starved machine): those are rightly UPSTREAM_TIMEOUT (see SoakReport.lateUpstream).
+    const late = (f: keyof typeof FAULT_MIX): number => report.lateUpstream[f] ?? 0;
+    const i = Object.fromEntries(Object.entries(report.injected).map(([f, n]) => [f, n - late(f as keyof typeof FAULT_MIX)])) as typeof report.injected;
+    const lateTotal = Object.values(report.lateUpstream).reduce((a, b) => a + b, 0);
+    const expected = {
       '200': i.ok + i.post + i.slow,
       '500': i['status-500'],
       '404': i['status-404'],
-      UPSTREAM_TIMEOUT: i.hang,
+      UPSTREAM_TIMEOUT: i.hang + lateTotal,
       UPSTREAM_CONNECTION_LOST: i.reset,
       UPSTREAM_BAD_RESPONSE: i['bad-http'],
       aborted: i['die-mid-body'],
-    });
+    };
+    expect(report.answers).toEqual(Object.fromEntries(Object.entries(expected).filter(([, n]) => n > 0)));
   });
 
   it('holds no request in flight and leaks no socket, server or timer afterwards', () => {

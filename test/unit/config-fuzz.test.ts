@@ -130,7 +130,9 @@ function expectWellFormed(v: Verdict): void {
   for (const issue of v.issues) {
     expect(issue).toMatch(ISSUE);
     expect(issue).not.toMatch(STACK);
-    expect(issue).not.toMatch(RAW_ZOD);
+    // The YAML or JSON parser's own words ("syntax: Invalid escape sequence \\l at line 1,
+    // column 2") are the message for a syntax error; zod's, about a key, are reworded.
+    if (!issue.startsWith('syntax: ')) expect(issue).not.toMatch(RAW_ZOD);
   }
 }
 
@@ -213,7 +215,8 @@ describe('config fuzz', () => {
         }
         expectWellFormed(load(() => parseConfigText(text, 'yaml', {})));
       }),
-      { numRuns: 500 * FACTOR },
+      // The first: found by a random run (a parser message that says "Invalid"); kept so every run tries it.
+      { numRuns: 500 * FACTOR, examples: [[[{ at: 0, drop: 0, insert: '"\\' }]]] },
     );
   }, 30000 * FACTOR);
 
