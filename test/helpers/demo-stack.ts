@@ -48,6 +48,10 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
   const urls: Record<string, string> = { business: business.url, 'credit-bureau': bureau.url, archive: archive.url, identity: identity.url };
   const intervalMs = options.healthIntervalMs ?? 200;
   for (const [name, upstream] of Object.entries(raw.upstreams)) {
+    // One business instance here (the one these tests stop and restart): the demo's second
+    // instance and its sticky sessions are tested in test/integration/sticky.test.ts.
+    delete upstream.targets;
+    delete upstream.sticky;
     upstream.url = urls[name];
     upstream.healthCheck = { path: '/health', intervalMs, timeoutMs: Math.min(500, intervalMs), unhealthyThreshold: 1, healthyThreshold: 1 };
   }
