@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { isObject } from '../core/is-object';
+import { formatPath } from './key-path';
 
 /*
  * Queued delivery's configuration (README "Queued delivery"): the top-level `queue` section,
@@ -69,45 +71,43 @@ export const upstreamHeadersSchema = z.record(z.string(), z.string({ error: 'exp
 const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'proxy-connection', 'expect', 'x-request-id', 'idempotency-key']);
 
 type Issue = string;
-type Fmt = (path: readonly PropertyKey[]) => string;
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Checks on the raw file that one key's schema cannot make: run beside schema errors, like load.ts's cross-checks. */
-export function queueCrossCheck(raw: Record<string, unknown>, fmt: Fmt): Issue[] {
+export function queueCrossCheck(raw: Record<string, unknown>): Issue[] {
   const issues: Issue[] = [];
   const routes = Array.isArray(raw.routes) ? raw.routes : [];
   routes.forEach((route, i) => {
     if (!isObject(route)) return;
     const queued = route.delivery === 'queued';
-    if (!queued && route.queue !== undefined) issues.push(`${fmt(['routes', i, 'queue'])}: applies only to delivery: queued`);
+    if (!queued && route.queue !== undefined) issues.push(`${formatPath(['routes', i, 'queue'])}: applies only to delivery: queued`);
     if (queued && Array.isArray(route.methods)) {
       route.methods.forEach((m, j) => {
         if (typeof m === 'string' && !(QUEUED_METHODS as readonly string[]).includes(m)) {
-          issues.push(`${fmt(['routes', i, 'methods', j])}: ${m} cannot be queued (delivery: queued accepts ${QUEUED_METHODS.join(', ')})`);
+          issues.push(`${formatPath(['routes', i, 'methods', j])}: ${m} cannot be queued (delivery: queued accepts ${QUEUED_METHODS.join(', ')})`);
         }
       });
     }
     const q = route.queue;
     if (isObject(q) && typeof q.initialBackoffMs === 'number' && typeof q.maxBackoffMs === 'number' && q.maxBackoffMs < q.initialBackoffMs) {
-      issues.push(`${fmt(['routes', i, 'queue', 'maxBackoffMs'])}: must be at least initialBackoffMs (${q.initialBackoffMs})`);
+      issues.push(`${formatPath(['routes', i, 'queue', 'maxBackoffMs'])}: must be at least initialBackoffMs (${q.initialBackoffMs})`);
     }
   });
   // GET /messages/{id} is the gateway's own once a route is queued; a route there would never be reached.
   if (routes.some((r) => isObject(r) && r.delivery === 'queued')) {
     routes.forEach((route, i) => {
       if (isObject(route) && typeof route.path === 'string' && (route.path === '/messages' || route.path.startsWith('/messages/'))) {
-        issues.push(`${fmt(['routes', i, 'path'])}: ${route.path} is the gateway's own (GET /messages/{id}) when a route has delivery: queued`);
+        issues.push(`${formatPath(['routes', i, 'path'])}: ${route.path} is the gateway's own (GET /messages/{id}) when a route has delivery: queued`);
       }
     });
   }
   const queue = isObject(raw.queue) ? raw.queue : {};
-  if (queue.store === 'redis' && queue.url === undefined) issues.push(`${fmt(['queue', 'url'])}: required with store: redis`);
-  if (queue.store !== 'redis' && queue.url !== undefined) issues.push(`${fmt(['queue', 'url'])}: applies only to store: redis`);
+  if (queue.store === 'redis' && queue.url === undefined) issues.push(`${formatPath(['queue', 'url'])}: required with store: redis`);
+  if (queue.store !== 'redis' && queue.url !== undefined) issues.push(`${formatPath(['queue', 'url'])}: applies only to store: redis`);
   if (isObject(raw.upstreams)) {
     for (const [name, u] of Object.entries(raw.upstreams)) {
       if (!isObject(u) || !isObject(u.headers)) continue;
       for (const header of Object.keys(u.headers)) {
-        const at = fmt(['upstreams', name, 'headers', header]);
+        const at = formatPath(['upstreams', name, 'headers', header]);
         if (!HEADER_NAME.test(header)) issues.push(`${at}: expected a header name`);
         else if (RESERVED_HEADERS.has(header.toLowerCase())) issues.push(`${at}: set by the gateway itself; cannot be configured`);
       }

@@ -2,6 +2,7 @@ import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { describeReadFailure } from './read-failure';
+import { isObject } from '../core/is-object';
 
 /** The PEM texts a TLS listener is built from, read and checked. */
 export interface TlsMaterial {
@@ -90,8 +91,4 @@ function privateKeyOf(pem: string): KeyObject | undefined {
   } catch {
     return undefined;
   }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

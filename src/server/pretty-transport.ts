@@ -1,4 +1,5 @@
 import pinoPretty, { type PrettyOptions } from 'pino-pretty';
+import { isObject } from '../core/is-object';
 
 /*
  * The pretty log transport: pino loads this module in its worker thread (pino.transport), so
@@ -51,8 +52,4 @@ export function prettyOptions(colorize: boolean): PrettyOptions {
 export default function prettyTransport(options: PrettyTransportOptions): ReturnType<typeof pinoPretty> {
   // sync: the worker may block on its own writes; it must not lose lines when the process exits.
   return pinoPretty({ ...prettyOptions(options.colorize), destination: 1, sync: true });
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
