@@ -1,15 +1,12 @@
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
-import https from 'node:https';
-import { isIP, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type * as httpProxy from 'http-proxy';
-import { createProxyMiddleware } from 'http-proxy-middleware';
 import type { UpstreamConfig } from '../config/types';
 import { lostToStall } from '../core/stall';
 import { classifyFailure } from '../errors/classify';
 import { Attempt, AttemptFailure, BodySource, invalidResponse, NO_BODY, targetOf, type AttemptSink } from './attempt';
 import { announcesBody } from './headers';
-import { closeIdleSockets } from './idle-sockets';
+import { createTargetAgent, proxyServerFor } from './target-agent';
 
 /** One target's transport: sends attempts; `close()` frees its kept-alive sockets. */
 export interface Transport {
@@ -29,9 +26,6 @@ const RETRY_SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** Response headers at which Node's client starts dropping them (its parser's 2,000 entries). */
 const MAX_RESPONSE_HEADERS = 1000;
 
-/** A free keep-alive socket to a target is closed after this long idle (checked every IDLE_SWEEP_MS). */
-const IDLE_SOCKET_MS = 3500;
-const IDLE_SWEEP_MS = 500;
 
 /**
  * The transport to one target. http-proxy-middleware creates and configures the proxy server
@@ -46,38 +40,8 @@ const IDLE_SWEEP_MS = 500;
 export function createTransport(upstream: UpstreamConfig, url: string): Transport {
   const isHttps = url.startsWith('https:');
   const target = targetOf(url);
-  const agentOptions = {
-    keepAlive: true,
-    // What Node would work out from the Host header (changeOrigin makes it the target's) on
-    // every request; given here, the agent's per-request copy of the options need not grow.
-    // It is the TLS SNI name, so an IP address gives none, as Node does.
-    servername: upstream.tls?.servername ?? (isIP(target.hostname) ? '' : target.hostname),
-    maxFreeSockets: 256,
-    scheduling: 'lifo' as const,
-  };
-  const agent = isHttps
-    ? new https.Agent({
-        ...agentOptions,
-        rejectUnauthorized: upstream.tls?.rejectUnauthorized ?? true,
-        ...(upstream.tls?.ca ? { ca: upstream.tls.ca } : {}),
-      })
-    : new http.Agent(agentOptions);
-  // Closed between 3.5 and 4 s idle: below the 5 s keep-alive timeout most servers use, so the
-  // target rarely closes a socket we are about to reuse.
-  const stopSweep = closeIdleSockets(agent, IDLE_SOCKET_MS, IDLE_SWEEP_MS);
-
-  let server: httpProxy | undefined;
-  createProxyMiddleware({
-    target: url,
-    ejectPlugins: true,
-    plugins: [
-      (proxyServer) => {
-        server = proxyServer;
-      },
-    ],
-  });
-  if (!server) throw new Error('http-proxy-middleware did not hand over its proxy server');
-  const proxyServer: httpProxy = server;
+  const { agent, stopSweep } = createTargetAgent(upstream, isHttps, target.hostname);
+  const proxyServer = proxyServerFor(url);
   /** The attempt in flight for each request (one at a time: retries are sequential). */
   const byReq = new Map<IncomingMessage, Attempt>();
   const byRes = new Map<IncomingMessage, Attempt>();

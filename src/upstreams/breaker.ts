@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
-import CircuitBreaker from 'opossum';
 import type { BreakerSettings } from '../config/types';
 import type { Clock } from '../core/clock';
 import { BreakerRejection, CountedFailure, IgnoredOutcome, Trial, type BreakerState, type Outcome, type Ticket, type Transition, type TransitionReason } from './breaker-types';
+import { BUCKETS, createOpossumWindow, feed, type OpossumWindow } from './opossum-window';
 import { SideWindow, snapshotOf, type StatsSnapshot } from './stats';
 
 export { BreakerRejection, CountedFailure, IgnoredOutcome, Trial, type BreakerState, type BreakerStateName, type Outcome, type Ticket, type Transition, type TransitionReason } from './breaker-types';
@@ -11,21 +11,6 @@ interface BreakerEvents {
   transition: [Transition];
   outcome: ['success' | 'failure' | 'timeout' | 'rejection', number];
 }
-
-/**
- * opossum's action: the outcome is decided already. A failure is thrown, so opossum counts it
- * (and opens, when it must) synchronously; a success is counted a microtask later.
- */
-function replay(failure: Error | undefined): Promise<boolean> {
-  if (failure) throw failure;
-  return RESOLVED;
-}
-const RESOLVED = Promise.resolve(true);
-const FAILED = new CountedFailure('failure');
-const TIMED_OUT = new CountedFailure('timeout');
-const noop = (): void => undefined;
-
-const BUCKETS = 10;
 
 /**
  * One target's circuit breaker. The gateway admits calls itself, synchronously (closed: go;
@@ -37,7 +22,7 @@ const BUCKETS = 10;
  * Stats listeners, logs, metrics and the event stream subscribe to its events; it knows none of them.
  */
 export class Breaker extends EventEmitter<BreakerEvents> {
-  private cb!: CircuitBreaker<[Error | undefined], boolean>;
+  private cb!: OpossumWindow;
   private view: BreakerState;
   private forcedState: 'open' | 'closed' | null = null;
   /** The operator call that set `forcedState`, e.g. `POST /admin/breakers/x/open`. */
@@ -135,11 +120,7 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     const feeds = isTrial ? current && cb.halfOpen && this.view.value === 'half-open' : !cb.opened && !cb.halfOpen;
     if (!feeds) return;
     const reason = isTrial ? (outcome === 'success' ? 'trial-succeeded' : 'trial-failed') : 'failures';
-    if (outcome === 'success') {
-      this.apply(reason, () => void cb.fire(undefined));
-    } else {
-      this.apply(reason, () => void cb.fire(outcome === 'timeout' ? TIMED_OUT : FAILED).catch(noop));
-    }
+    this.apply(reason, () => feed(cb, outcome));
   }
 
   /** Runs one call through admission and settles it from its result (tests, one-off callers). */
@@ -252,25 +233,11 @@ export class Breaker extends EventEmitter<BreakerEvents> {
     return r;
   }
 
-  private build(): CircuitBreaker<[Error | undefined], boolean> {
+  private build(): OpossumWindow {
     this.trial = null;
     this.generation++;
     this.calls = 0;
-    const cb = new CircuitBreaker(replay, {
-      name: this.target,
-      // The transport enforces connect and response timeouts itself and reports them as outcomes.
-      timeout: false,
-      errorThresholdPercentage: this.settings.errorThresholdPercentage,
-      volumeThreshold: this.settings.volumeThreshold,
-      resetTimeout: this.settings.resetTimeoutMs,
-      rollingCountTimeout: this.settings.rollingWindowMs,
-      rollingCountBuckets: BUCKETS,
-      rollingPercentilesEnabled: false,
-      rotateBucketController: this.rotation,
-      enableSnapshots: false,
-      // Admission (and so the concurrency limit) is ours; opossum only ever sees settled outcomes.
-      capacity: Number.MAX_SAFE_INTEGER,
-    });
+    const cb = createOpossumWindow(this.target, this.settings, this.rotation);
     cb.on('open', () => {
       if (this.forcedState === 'closed') {
         this.apply('forced', () => cb.close());
