@@ -1,8 +1,13 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { createCaseApp, type AppReply } from './case-app';
-import { parseOrgNumber } from './org-number';
+import { createCaseApp } from './case-app';
+import { businessRoutes, seed, type DemoKind } from './demo-data';
+import { DemoHttpError, listen, match, MAX_BODY_BYTES, readBody, sendJson, sendReply, splitPath, type Reply } from './demo-http';
+import { DEFAULT_DELAY_MS, parseModeChange, type DemoMode } from './demo-mode';
+
+export { DEMO_MODES, DEFAULT_DELAY_MS, MAX_DELAY_MS, parseModeChange, type DemoMode } from './demo-mode';
+export { MAX_BODY_BYTES } from './demo-http';
+export type { DemoKind } from './demo-data';
 
 /*
  * A simulated upstream for the bundled demo (SPEC §2): a business layer or a third-party
@@ -23,16 +28,6 @@ import { parseOrgNumber } from './org-number';
  * (stripPrefix: false, /api/loans).
  */
 
-export type DemoKind = 'business' | 'credit-bureau' | 'archive';
-export type DemoMode = 'ok' | 'fail' | 'hang' | 'slow' | 'down';
-
-export const DEMO_MODES: readonly DemoMode[] = ['ok', 'fail', 'hang', 'slow', 'down'];
-export const DEFAULT_DELAY_MS = 3000;
-export const MAX_DELAY_MS = 600_000;
-/** Largest request body the demo servers read. */
-export const MAX_BODY_BYTES = 1024 * 1024;
-const DRAIN_LIMIT_BYTES = 16 * MAX_BODY_BYTES;
-
 export interface DemoUpstreamOptions {
   name: string;
   host: string;
@@ -52,40 +47,6 @@ export interface DemoUpstream {
   close(): Promise<void>;
 }
 
-/** A failure answered as JSON: `{error, message, upstream, ...extra}`. */
-class DemoHttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly error: string,
-    message: string,
-    readonly extra: Record<string, unknown> = {},
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
-interface Request {
-  method: string;
-  params: Record<string, string>;
-  /** The raw body, already read (at most MAX_BODY_BYTES). */
-  body: Buffer;
-}
-
-interface Reply {
-  status: number;
-  body: unknown;
-  headers?: Record<string, string>;
-}
-
-type Handler = (req: Request) => Reply;
-
-interface Route {
-  /** Path segments; `:name` captures one segment. */
-  segments: string[];
-  methods: Partial<Record<string, Handler>>;
-}
-
 export async function startDemoUpstream(options: DemoUpstreamOptions): Promise<DemoUpstream> {
   const { name, host, kind } = options;
   const state = {
@@ -97,20 +58,14 @@ export async function startDemoUpstream(options: DemoUpstreamOptions): Promise<D
   let data = seed(kind);
   const routes = businessRoutes(kind, () => data);
   const app = kind === 'business' && options.signingKey ? createCaseApp({ signingKey: options.signingKey, appDir: options.appDir }) : undefined;
-  const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
-  let closing: Promise<void> | undefined;
 
   const server = http.createServer((req, res) => {
     res.setHeader('X-Demo-Upstream', name);
     handle(req, res).catch((err: unknown) => {
       // A bug in the demo itself: answer something rather than leave the caller hanging.
-      send(res, 500, { error: 'internal_error', message: err instanceof Error ? err.message : String(err), upstream: name });
+      sendJson(res, 500, { error: 'internal_error', message: err instanceof Error ? err.message : String(err), upstream: name });
     });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
   });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -134,7 +89,7 @@ export async function startDemoUpstream(options: DemoUpstreamOptions): Promise<D
     if (path === '/_demo/mode' || path === '/_demo/restart') {
       try {
         const reply = control(path, method, url.searchParams, body);
-        send(res, reply.status, reply.body, reply.headers);
+        sendJson(res, reply.status, reply.body, reply.headers);
       } catch (err) {
         fail(res, err);
       }
@@ -144,7 +99,7 @@ export async function startDemoUpstream(options: DemoUpstreamOptions): Promise<D
     if (path === '/health') {
       if (state.mode === 'hang') return; // never answered: the gateway's probe times out
       const down = state.mode === 'fail' || state.mode === 'down';
-      send(res, down ? 503 : 200, { status: down ? 'down' : 'up', instanceId: state.instanceId, name, kind, mode: state.mode, startedAt: state.startedAt });
+      sendJson(res, down ? 503 : 200, { status: down ? 'down' : 'up', instanceId: state.instanceId, name, kind, mode: state.mode, startedAt: state.startedAt });
       return;
     }
 
@@ -193,7 +148,7 @@ export async function startDemoUpstream(options: DemoUpstreamOptions): Promise<D
           continue;
         }
         const reply = handler({ method, params, body });
-        send(res, reply.status, reply.body, reply.headers);
+        sendJson(res, reply.status, reply.body, reply.headers);
         return;
       }
       if (allowed) {
@@ -228,424 +183,22 @@ export async function startDemoUpstream(options: DemoUpstreamOptions): Promise<D
 
   function fail(res: http.ServerResponse, err: unknown): void {
     if (err instanceof DemoHttpError) {
-      send(res, err.status, { error: err.error, message: err.message, upstream: name, ...err.extra }, err.headers);
+      sendJson(res, err.status, { error: err.error, message: err.message, upstream: name, ...err.extra }, err.headers);
     } else {
-      send(res, 500, { error: 'internal_error', message: err instanceof Error ? err.message : String(err), upstream: name });
+      sendJson(res, 500, { error: 'internal_error', message: err instanceof Error ? err.message : String(err), upstream: name });
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => reject(new Error(`demo upstream "${name}" cannot listen on ${host}:${options.port}: ${err.message}`, { cause: err }));
-    server.once('error', onError);
-    server.listen({ host, port: options.port }, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-
+  const listening = await listen(server, host, options.port, `demo upstream "${name}"`);
   return {
     name,
-    port,
-    url: `http://${urlHost(host)}:${port}`,
+    port: listening.port,
+    url: listening.url,
     close() {
-      closing ??= new Promise<void>((resolve) => {
-        for (const timer of timers) clearTimeout(timer);
-        timers.clear();
-        server.close(() => resolve());
-        // Hanging and keep-alive connections would hold close() open forever.
-        for (const socket of sockets) socket.destroy();
-      });
-      return closing;
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      // listen()'s close destroys hanging and keep-alive connections, which would hold it open forever.
+      return listening.close();
     },
   };
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Control input                                                                               */
-
-const MODE_HELP = `expected {"mode": one of ${DEMO_MODES.join(', ')}, "delayMs"?: whole milliseconds 0-${MAX_DELAY_MS}} as a JSON body or as ?mode=…&delayMs=… query parameters`;
-
-function invalidMode(message: string): DemoHttpError {
-  return new DemoHttpError(400, 'invalid_mode', `${message}; ${MODE_HELP}`, { allowed: { mode: DEMO_MODES, delayMs: `0-${MAX_DELAY_MS}` } });
-}
-
-/** Reads `{mode, delayMs}` from the query and/or a JSON body (the body wins where both give a value). */
-export function parseModeChange(query: URLSearchParams, body: Buffer): { mode?: DemoMode; delayMs?: number } {
-  const input: Record<string, unknown> = {};
-  for (const [key, value] of query) {
-    if (key !== 'mode' && key !== 'delayMs') throw invalidMode(`unknown query parameter "${key}"`);
-    input[key] = key === 'delayMs' && /^\d+$/.test(value) ? Number(value) : value;
-  }
-  if (body.length > 0) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch {
-      throw invalidMode('the body is not valid JSON');
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalidMode('the body must be a JSON object');
-    for (const [key, value] of Object.entries(parsed)) {
-      if (key !== 'mode' && key !== 'delayMs') throw invalidMode(`unknown member "${key}"`);
-      input[key] = value;
-    }
-  }
-  if (input.mode === undefined && input.delayMs === undefined) throw invalidMode('nothing to change');
-  const change: { mode?: DemoMode; delayMs?: number } = {};
-  if (input.mode !== undefined) {
-    if (typeof input.mode !== 'string' || !(DEMO_MODES as readonly string[]).includes(input.mode)) {
-      throw invalidMode(`invalid mode ${JSON.stringify(input.mode)}`);
-    }
-    change.mode = input.mode as DemoMode;
-  }
-  if (input.delayMs !== undefined) {
-    const d = input.delayMs;
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d > MAX_DELAY_MS) throw invalidMode(`invalid delayMs ${JSON.stringify(d)}`);
-    change.delayMs = d;
-  }
-  return change;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Simulated business data (Capitex Företagslån)                                               */
-
-interface Loan {
-  id: string;
-  orgNumber: string;
-  borrower: string;
-  product: string;
-  amountSek: number;
-  currency: 'SEK';
-  interestRatePercent: number;
-  termMonths: number;
-  amortization: string;
-  purpose: string;
-  status: string;
-  createdAt: string;
-  updatedAt: string;
-  [key: string]: unknown;
-}
-
-interface ArchivedDocument {
-  id: string;
-  title: string;
-  loanId: string | null;
-  orgNumber: string | null;
-  contentType: string;
-  sizeBytes: number;
-  sha256: string;
-  archivedAt: string;
-}
-
-interface DemoData {
-  loans: Map<string, Loan>;
-  documents: Map<string, ArchivedDocument>;
-  nextLoanId: number;
-  nextApplicationId: number;
-  nextDocumentId: number;
-}
-
-/** Fictional companies with valid Swedish organisation numbers (Luhn check digit). */
-const COMPANIES: Record<string, string> = {
-  '556677-8899': 'Norrlandsbygg i Umeå AB',
-  '559102-3451': 'Vätterns Fisk & Rökeri AB',
-  '556123-4013': 'Mälardalens Verkstadsteknik AB',
-  '556900-1232': 'Skånska Lantbruksmaskiner AB',
-  '556447-8120': 'Göteborgs Kaffe & Konditori AB',
-};
-
-function seed(kind: DemoKind): DemoData {
-  const loans = new Map<string, Loan>();
-  const documents = new Map<string, ArchivedDocument>();
-  if (kind === 'business') {
-    const base = { product: 'Capitex Företagslån', currency: 'SEK' as const };
-    for (const loan of [
-      { id: '1001', orgNumber: '556677-8899', amountSek: 2_500_000, interestRatePercent: 5.45, termMonths: 60, amortization: 'straight', purpose: 'Ny hjullastare', status: 'active', createdAt: '2024-03-12T09:15:00.000Z' },
-      { id: '1002', orgNumber: '559102-3451', amountSek: 750_000, interestRatePercent: 6.1, termMonths: 36, amortization: 'annuity', purpose: 'Rörelsekapital inför högsäsong', status: 'approved', createdAt: '2024-11-04T13:40:00.000Z' },
-      { id: '1003', orgNumber: '556123-4013', amountSek: 4_200_000, interestRatePercent: 4.95, termMonths: 84, amortization: 'straight', purpose: 'CNC-maskin och lokalanpassning', status: 'in-review', createdAt: '2025-01-20T08:05:00.000Z' },
-    ]) {
-      loans.set(loan.id, { ...base, ...loan, borrower: COMPANIES[loan.orgNumber] ?? 'Okänt AB', updatedAt: loan.createdAt });
-    }
-  }
-  if (kind === 'archive') {
-    for (const doc of [
-      { id: 'D-5001', title: 'Årsredovisning 2023', loanId: '1001', orgNumber: '556677-8899', contentType: 'application/pdf', sizeBytes: 482_113, archivedAt: '2024-03-10T10:00:00.000Z' },
-      { id: 'D-5002', title: 'Låneavtal Capitex Företagslån 1001', loanId: '1001', orgNumber: '556677-8899', contentType: 'application/pdf', sizeBytes: 96_530, archivedAt: '2024-03-12T09:20:00.000Z' },
-      { id: 'D-5003', title: 'Företagsinteckning, pantbrev', loanId: '1003', orgNumber: '556123-4013', contentType: 'application/pdf', sizeBytes: 57_204, archivedAt: '2025-01-21T14:30:00.000Z' },
-    ]) {
-      documents.set(doc.id, { ...doc, sha256: sha256(doc.id) });
-    }
-  }
-  return { loans, documents, nextLoanId: 1004, nextApplicationId: 1, nextDocumentId: 5004 };
-}
-
-function businessRoutes(kind: DemoKind, data: () => DemoData): Route[] {
-  const route = (path: string, methods: Route['methods']): Route => ({ segments: splitPath(path), methods });
-  switch (kind) {
-    case 'business':
-      return [
-        route('/loans', {
-          GET: () => {
-            const items = [...data().loans.values()];
-            return { status: 200, body: { items, total: items.length } };
-          },
-          POST: ({ body }) => {
-            const input = jsonObject(body);
-            const orgNumber = requireOrgNumber(input.orgNumber);
-            const amountSek = requireAmount(input.amountSek);
-            const now = new Date().toISOString();
-            const d = data();
-            const id = String(d.nextLoanId++);
-            const loan: Loan = {
-              product: 'Capitex Företagslån',
-              interestRatePercent: 5.75,
-              termMonths: 60,
-              amortization: 'straight',
-              purpose: '',
-              status: 'pending',
-              borrower: COMPANIES[orgNumber] ?? `Företag ${orgNumber} AB`,
-              ...input,
-              id,
-              orgNumber,
-              amountSek,
-              currency: 'SEK',
-              createdAt: now,
-              updatedAt: now,
-            };
-            d.loans.set(id, loan);
-            return { status: 201, body: loan, headers: { Location: `/loans/${id}` } };
-          },
-        }),
-        route('/loans/:id', {
-          GET: ({ params }) => ({ status: 200, body: findLoan(data(), params.id) }),
-          PUT: ({ params, body }) => {
-            const loan = findLoan(data(), params.id);
-            const input = jsonObject(body);
-            const updated: Loan = { ...loan, ...input, id: loan.id, currency: 'SEK', createdAt: loan.createdAt, updatedAt: new Date().toISOString() };
-            if (input.orgNumber !== undefined) updated.orgNumber = requireOrgNumber(input.orgNumber);
-            if (input.amountSek !== undefined) updated.amountSek = requireAmount(input.amountSek);
-            data().loans.set(loan.id, updated);
-            return { status: 200, body: updated };
-          },
-        }),
-        route('/loan-applications', {
-          POST: ({ body }) => {
-            const input = jsonObject(body);
-            const orgNumber = requireOrgNumber(input.orgNumber);
-            const amountSek = requireAmount(input.amountSek);
-            const { riskClass } = creditAssessment(orgNumber);
-            const decision = riskClass >= 5 ? 'declined' : riskClass <= 2 && amountSek <= 5_000_000 ? 'approved' : 'referred';
-            const reason = {
-              approved: `risk class ${riskClass} and amount within the automatic limit`,
-              referred: `risk class ${riskClass}${amountSek > 5_000_000 ? ' and amount above 5 000 000 SEK' : ''}: referred to a credit officer`,
-              declined: `risk class ${riskClass}: outside the bank's credit policy`,
-            }[decision];
-            const d = data();
-            const applicationId = `A-${String(d.nextApplicationId++).padStart(5, '0')}`;
-            return {
-              status: 201,
-              body: {
-                applicationId,
-                orgNumber,
-                applicant: COMPANIES[orgNumber] ?? `Företag ${orgNumber} AB`,
-                product: 'Capitex Företagslån',
-                amountSek,
-                termMonths: typeof input.termMonths === 'number' ? input.termMonths : 60,
-                purpose: typeof input.purpose === 'string' ? input.purpose : '',
-                riskClass,
-                decision,
-                reason,
-                receivedAt: new Date().toISOString(),
-              },
-              headers: { Location: `/loan-applications/${applicationId}` },
-            };
-          },
-        }),
-      ];
-    case 'credit-bureau': {
-      const report: Handler = ({ params }) => {
-        const orgNumber = requireOrgNumber(params.orgNumber);
-        const { riskClass, score, paymentRemarks } = creditAssessment(orgNumber);
-        return {
-          status: 200,
-          body: {
-            orgNumber,
-            name: COMPANIES[orgNumber] ?? `Företag ${orgNumber} AB`,
-            riskClass,
-            riskDescription: ['', 'mycket låg risk', 'låg risk', 'normal risk', 'förhöjd risk', 'hög risk'][riskClass],
-            score,
-            paymentRemarks,
-            bureau: 'Demo Kreditupplysning AB',
-            reportedAt: new Date().toISOString(),
-          },
-        };
-      };
-      return [route('/reports/:orgNumber', { GET: report }), route('/credit-reports/:orgNumber', { GET: report })];
-    }
-    case 'archive':
-      return [
-        route('/documents', {
-          POST: ({ body }) => {
-            const input = jsonObject(body);
-            if (typeof input.title !== 'string' || input.title.trim() === '') {
-              throw new DemoHttpError(400, 'validation_failed', 'title: expected a non-empty string');
-            }
-            const content = typeof input.content === 'string' ? input.content : '';
-            const d = data();
-            const doc: ArchivedDocument = {
-              id: `D-${d.nextDocumentId++}`,
-              title: input.title,
-              loanId: typeof input.loanId === 'string' ? input.loanId : null,
-              orgNumber: input.orgNumber === undefined ? null : requireOrgNumber(input.orgNumber),
-              contentType: typeof input.contentType === 'string' ? input.contentType : 'application/octet-stream',
-              sizeBytes: Buffer.byteLength(content),
-              sha256: sha256(content),
-              archivedAt: new Date().toISOString(),
-            };
-            d.documents.set(doc.id, doc);
-            return { status: 201, body: doc, headers: { Location: `/documents/${doc.id}` } };
-          },
-        }),
-        route('/documents/:id', {
-          GET: ({ params }) => {
-            const doc = data().documents.get(params.id ?? '');
-            if (!doc) throw new DemoHttpError(404, 'not_found', `no document ${params.id}`);
-            return { status: 200, body: doc };
-          },
-        }),
-      ];
-  }
-}
-
-function findLoan(data: DemoData, id: string | undefined): Loan {
-  const loan = data.loans.get(id ?? '');
-  if (!loan) throw new DemoHttpError(404, 'not_found', `no loan ${id}`);
-  return loan;
-}
-
-/** Deterministic per organisation number, so the same company always gets the same report. */
-function creditAssessment(orgNumber: string): { riskClass: number; score: number; paymentRemarks: number } {
-  const digits = orgNumber.replace('-', '');
-  const h = createHash('sha256').update(digits).digest();
-  const riskClass = ((h[0] ?? 0) % 5) + 1;
-  const score = Math.max(1, 100 - (riskClass - 1) * 20 - ((h[1] ?? 0) % 20));
-  const paymentRemarks = riskClass >= 4 ? ((h[2] ?? 0) % 3) + 1 : 0;
-  return { riskClass, score, paymentRemarks };
-}
-
-/** `NNNNNN-NNNN` (the hyphen optional on input) with a valid Luhn check digit. */
-function requireOrgNumber(value: unknown): string {
-  const parsed = parseOrgNumber(value);
-  if (!parsed.ok) throw new DemoHttpError(400, 'validation_failed', `orgNumber: ${parsed.message}`);
-  return parsed.value;
-}
-
-function requireAmount(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 1_000_000_000) {
-    throw new DemoHttpError(400, 'validation_failed', 'amountSek: expected a positive amount in SEK');
-  }
-  return value;
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* HTTP plumbing                                                                               */
-
-function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new DemoHttpError(400, 'invalid_json', `the request body is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-function jsonObject(body: Buffer): Record<string, unknown> {
-  if (body.length === 0) throw new DemoHttpError(400, 'invalid_json', 'expected a JSON object as the request body');
-  const parsed = parseJson(body);
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new DemoHttpError(400, 'invalid_json', 'expected a JSON object as the request body');
-  }
-  return parsed as Record<string, unknown>;
-}
-
-/**
- * The whole body, or 'too-large' once it passes MAX_BODY_BYTES. An oversized body is still
- * drained (not kept) so that the 413 reaches a client that is busy sending; one that goes on
- * past DRAIN_LIMIT_BYTES is cut off.
- */
-function readBody(req: http.IncomingMessage): Promise<Buffer | 'too-large'> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-      else chunks.length = 0;
-      if (size > DRAIN_LIMIT_BYTES) req.destroy();
-    });
-    req.on('end', () => resolve(size > MAX_BODY_BYTES ? 'too-large' : Buffer.concat(chunks)));
-    req.on('error', reject);
-    // The caller went away mid-body: there is no one to answer.
-    req.on('close', () => {
-      if (!req.complete) reject(new Error('request aborted'));
-    });
-  });
-}
-
-function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent || res.destroyed) return;
-  const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(status, {
-    ...headers,
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': String(Buffer.byteLength(text)),
-    'Cache-Control': 'no-store',
-  });
-  res.end(text);
-}
-
-function sendReply(res: http.ServerResponse, reply: AppReply): void {
-  if (res.headersSent || res.destroyed) return;
-  if (reply.status === 204) {
-    res.writeHead(204, { 'Cache-Control': 'no-store', ...reply.headers });
-    res.end();
-    return;
-  }
-  if (!reply.raw) return send(res, reply.status, reply.body ?? {}, reply.headers);
-  const data = typeof reply.raw.data === 'string' ? Buffer.from(reply.raw.data) : reply.raw.data;
-  res.writeHead(reply.status, { 'Cache-Control': 'no-store', ...reply.headers, 'Content-Type': reply.raw.contentType, 'Content-Length': String(data.length) });
-  res.end(data);
-}
-
-function splitPath(path: string): string[] {
-  return path.split('/').filter((s) => s !== '');
-}
-
-function match(pattern: string[], segments: string[]): Record<string, string> | undefined {
-  if (pattern.length !== segments.length) return undefined;
-  const params: Record<string, string> = {};
-  for (let i = 0; i < pattern.length; i++) {
-    const p = pattern[i] as string;
-    const s = segments[i] as string;
-    if (p.startsWith(':')) {
-      try {
-        params[p.slice(1)] = decodeURIComponent(s);
-      } catch {
-        throw new DemoHttpError(400, 'bad_request', 'the path holds an invalid percent-encoding');
-      }
-    } else if (p !== s) {
-      return undefined;
-    }
-  }
-  return params;
-}
-
-/** Wildcard listen addresses are reached through loopback; IPv6 literals need brackets. */
-function urlHost(host: string): string {
-  if (host === '' || host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::') return '[::1]';
-  return host.includes(':') ? `[${host}]` : host;
 }
