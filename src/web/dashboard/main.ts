@@ -2,26 +2,22 @@
  * Breakwater operator dashboard (README "Dashboard"; GET /dashboard on the admin listener).
  *
  * Bundled by scripts/build-front.mjs (esbuild) into one classic script with no dependencies;
- * the pure parts (the SSE parser, the formatters) are their own modules with unit tests.
- *
- * The event stream is read with fetch() rather than EventSource because EventSource cannot
- * send the `Authorization: Bearer` header the admin listener needs once a token is set.
+ * the pure parts (the SSE parser, the formatters) are their own modules with unit tests, the
+ * admin API (token, requests) and the event stream's connection too. This module holds the
+ * page's state: cards, summary, token form and actions.
  */
 import type { AdminBreaker, BreakersSnapshot, BreakerTransition } from '../../client/index.js';
+import { AuthRequired, createAdminApi, readBody } from './admin-api';
 import { ACTIONS, buildCard, renderCard, updateClocks, type Action, type Card, type CardData } from './cards';
-import { $, dateTimeFmt, formatClock, h, setText } from './dom';
-import { formatDuration, REASONS, stateLabel, toMs } from './format';
+import { $, formatClock, setText } from './dom';
+import { formatDuration, toMs } from './format';
 import { createQueuePanel } from './queue';
-import { createSseState, parseSseChunk, type SseEvent } from './sse-parser';
+import { addTimelineEntry } from './timeline';
+import type { SseEvent } from './sse-parser';
+import { EventStreamConnection } from './stream';
 
-const TOKEN_KEY = 'breakwater.adminToken';
-const STREAM_IDLE_MS = 15000; // snapshots come every second; silence this long means a dead stream
 const STALE_MS = 5000;
-const MAX_BACKOFF_MS = 30000;
 const PENDING_ACTION_TTL_MS = 120000;
-const MAX_TRANSITIONS = 50;
-
-class AuthRequired extends Error {}
 
 const els = {
   connection: $('connection'),
@@ -40,13 +36,10 @@ const els = {
 
 const cards = new Map<string, Card>();
 const seenTransitions = new Set<string>();
-let token = readToken();
+const api = createAdminApi(onUnauthorized);
 let authBlocked = false;
 let clockOffset = 0; // server time − browser time, from snapshot.generatedAt
 let lastUpdateAt: number | null = null;
-let streamCtl: AbortController | null = null;
-let reconnectTimer: ReturnType<typeof setTimeout> | null = null;
-let attempt = 0;
 let pendingAction: { name: string; action: Action; at: number } | null = null;
 
 function now(): number {
@@ -55,31 +48,17 @@ function now(): number {
 
 // --- token ------------------------------------------------------------------------------
 
-function readToken(): string {
-  try {
-    return window.sessionStorage.getItem(TOKEN_KEY) || '';
-  } catch {
-    return '';
-  }
-}
-
 function storeToken(value: string): void {
-  token = value;
-  try {
-    if (value) window.sessionStorage.setItem(TOKEN_KEY, value);
-    else window.sessionStorage.removeItem(TOKEN_KEY);
-  } catch {
-    /* storage disabled: keep it in memory for this page */
-  }
+  api.setToken(value);
   els.forget.hidden = !value;
 }
 
 /** A 401 arrived for a request sent with `usedToken`: stop, and ask for a token. */
 function onUnauthorized(usedToken: string): void {
-  if (usedToken !== token) return; // a newer token is already in use; that request will retry
-  if (token) storeToken('');
+  if (usedToken !== api.token) return; // a newer token is already in use; that request will retry
+  if (api.token) storeToken('');
   authBlocked = true;
-  stopStream();
+  stream.stop();
   setConnection('auth', 'token required');
   setText(
     els.tokenMessage,
@@ -116,30 +95,7 @@ els.forget.addEventListener('click', function () {
 
 // --- HTTP ---------------------------------------------------------------------------------
 
-function authHeaders(accept: string): Record<string, string> {
-  const headers: Record<string, string> = { Accept: accept };
-  if (token) headers.Authorization = 'Bearer ' + token;
-  return headers;
-}
-
-async function request(path: string, init?: RequestInit): Promise<Response> {
-  const usedToken = token;
-  const res = await fetch(path, Object.assign({ cache: 'no-store', credentials: 'same-origin' } as RequestInit, init, { headers: authHeaders('application/json') }));
-  if (res.status === 401) {
-    onUnauthorized(usedToken);
-    throw new AuthRequired();
-  }
-  return res;
-}
-
-/** The body as JSON (a problem, or an answer), or {} when it is not JSON. */
-async function readBody(res: Response): Promise<Record<string, unknown>> {
-  try {
-    return (await res.json()) as Record<string, unknown>;
-  } catch {
-    return {};
-  }
-}
+const { request } = api;
 
 function showNotice(text: string): void {
   setText(els.notice, text || '');
@@ -167,73 +123,6 @@ function setConnection(status: string, text: string): void {
   setText(els.connection, text);
 }
 
-function stopStream(): void {
-  if (reconnectTimer !== null) clearTimeout(reconnectTimer);
-  reconnectTimer = null;
-  if (streamCtl) streamCtl.abort();
-  streamCtl = null;
-}
-
-async function connectStream(): Promise<void> {
-  stopStream();
-  const ctl = new AbortController();
-  streamCtl = ctl;
-  const usedToken = token;
-  let sse = createSseState();
-  let watchdog: ReturnType<typeof setTimeout> | undefined;
-  const kick = function (): void {
-    clearTimeout(watchdog);
-    watchdog = setTimeout(function () {
-      ctl.abort();
-    }, STREAM_IDLE_MS);
-  };
-  try {
-    kick();
-    const res = await fetch('/admin/breakers/stream', {
-      headers: authHeaders('text/event-stream'),
-      cache: 'no-store',
-      credentials: 'same-origin',
-      signal: ctl.signal,
-    });
-    if (res.status === 401) {
-      onUnauthorized(usedToken);
-      return;
-    }
-    if (!res.ok || !res.body) throw new Error('HTTP ' + res.status);
-    setConnection('live', 'live');
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    for (;;) {
-      const chunk = await reader.read();
-      if (chunk.done) break;
-      kick();
-      const parsed = parseSseChunk(sse, decoder.decode(chunk.value, { stream: true }));
-      sse = parsed.state;
-      for (const event of parsed.events) {
-        attempt = 0; // only a stream that delivers events counts as a recovery
-        handleEvent(event);
-      }
-    }
-  } catch {
-    // network error, abort by the watchdog, or abort by a newer connection: decided below
-  } finally {
-    clearTimeout(watchdog);
-  }
-  if (ctl !== streamCtl || authBlocked) return; // superseded or waiting for a token
-  scheduleReconnect(sse.retry);
-}
-
-/** Exponential backoff with jitter, 1 s → 30 s, never below the server's `retry:`. */
-function scheduleReconnect(retryMs: number | null): void {
-  const base = Math.min(MAX_BACKOFF_MS, 1000 * Math.pow(2, attempt));
-  const delay = Math.max(retryMs || 0, Math.round(base / 2 + (Math.random() * base) / 2));
-  attempt += 1;
-  setConnection('reconnecting', 'reconnecting…');
-  streamCtl = null;
-  if (reconnectTimer !== null) clearTimeout(reconnectTimer);
-  reconnectTimer = setTimeout(() => void connectStream(), delay);
-}
-
 function handleEvent(event: SseEvent): void {
   let payload: unknown;
   try {
@@ -246,8 +135,12 @@ function handleEvent(event: SseEvent): void {
   else if (event.type === 'message-dead') void queuePanel.load();
 }
 
-window.addEventListener('online', function () {
-  if (reconnectTimer && !authBlocked) void connectStream();
+const stream = new EventStreamConnection({
+  api,
+  onEvent: handleEvent,
+  onStatus: setConnection,
+  onUnauthorized,
+  blocked: () => authBlocked,
 });
 
 // --- rendering ----------------------------------------------------------------------------
@@ -298,7 +191,7 @@ function applyTransition(t: BreakerTransition): void {
   const key = t.name + '|' + (t.target ?? '') + '|' + at + '|' + t.from + '|' + t.to;
   if (seenTransitions.has(key)) return;
   seenTransitions.add(key);
-  addTimelineEntry(t, at);
+  addTimelineEntry(els.timeline, els.timelineEmpty, t, at);
   const card = cards.get(t.name);
   // With several targets one target's change is not the upstream's: its row changes at once,
   // the upstream's state with the next snapshot (≤ 1 s).
@@ -319,32 +212,6 @@ function applyTransition(t: BreakerTransition): void {
     }));
     updateSummary();
   }
-}
-
-function addTimelineEntry(t: BreakerTransition, at: number | null): void {
-  const when = at === null ? Date.now() : at;
-  const li = h('li', { 'data-name': t.name, 'data-from': t.from, 'data-to': t.to, 'data-reason': t.reason }, [
-    h('time', { datetime: new Date(when).toISOString(), title: dateTimeFmt.format(new Date(when)), text: formatClock(when) }),
-    ' ',
-    h('span', { class: 'tl-name', text: t.name }),
-    ' ',
-    h('span', { class: 'tl-change' }, [
-      h('span', { class: 'pill pill-' + t.from, text: stateLabel({ state: t.from }) }),
-      ' ',
-      h('span', { class: 'arrow', role: 'img', 'aria-label': 'to', text: '→' }),
-      ' ',
-      h('span', { class: 'pill pill-' + t.to, text: stateLabel({ state: t.to }) }),
-    ]),
-    ' ',
-    h('span', { class: 'tl-reason', title: REASONS[t.reason ?? ''] || '', text: t.reason || '' }),
-  ]);
-  // Newest first: insert before the first entry that is older.
-  let before = els.timeline.firstChild as HTMLElement | null;
-  while (before && Number(before.dataset.at) > when) before = before.nextSibling as HTMLElement | null;
-  li.dataset.at = String(when);
-  els.timeline.insertBefore(li, before);
-  while (els.timeline.children.length > MAX_TRANSITIONS) els.timeline.lastElementChild?.remove();
-  els.timelineEmpty.hidden = true;
 }
 
 function updateSummary(): void {
@@ -438,12 +305,11 @@ async function sendAction(name: string, action: Action): Promise<void> {
 const queuePanel = createQueuePanel({ request, readBody });
 
 function start(): void {
-  attempt = 0;
   setConnection('connecting', 'connecting…');
   void loadSnapshot();
   void queuePanel.load();
-  void connectStream();
+  stream.start();
 }
 
-els.forget.hidden = !token;
+els.forget.hidden = !api.token;
 start();
