@@ -2,24 +2,15 @@
  * Queued delivery's configuration (README "Queued delivery"): the `queue` section, a route's
  * `delivery` and `queue`, an upstream's `headers`, their defaults and every refusal by key.
  */
-import { ConfigError, parseConfig, parseConfigText } from '../../src/config/load';
+import { parseConfig, parseConfigText } from '../../src/config/load';
 import { RouteTable } from '../../src/routing/match';
+import { issuesOf } from '../helpers/config-issues';
 
 const minimal = (route: Record<string, unknown> = {}, rest: Record<string, unknown> = {}): Record<string, unknown> => ({
   upstreams: { business: { url: 'http://127.0.0.1:9001' }, 'credit-bureau': { url: 'http://127.0.0.1:9002' } },
   routes: [{ path: '/api/loan-applications', upstream: 'business', ...route }],
   ...rest,
 });
-
-function issuesOf(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues;
-  }
-  throw new Error('configuration was accepted');
-}
 
 describe('queue configuration defaults', () => {
   it('a file without a queue section gets the embedded sqlite store', () => {

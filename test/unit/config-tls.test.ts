@@ -5,8 +5,9 @@
  * listener that asks for client certificates and the routes and header that rely on one.
  */
 import { chmodSync } from 'node:fs';
-import { ConfigError, parseConfig } from '../../src/config/load';
+import { parseConfig } from '../../src/config/load';
 import { createTestPki, type TestPki } from '../helpers/tls';
+import { issuesOf as issuesOfCall } from '../helpers/config-issues';
 
 let pki: TestPki;
 beforeAll(() => {
@@ -21,15 +22,7 @@ const base = (extra: Record<string, unknown> = {}): Record<string, unknown> => (
 });
 const tls = (more: Record<string, unknown> = {}): Record<string, unknown> => ({ cert: pki.server.certPath, key: pki.server.keyPath, ...more });
 
-function issuesOf(raw: unknown): readonly string[] {
-  try {
-    parseConfig(raw);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues;
-  }
-  throw new Error('configuration was accepted');
-}
+const issuesOf = (raw: unknown): readonly string[] => issuesOfCall(() => parseConfig(raw));
 
 describe('listen.tls and admin.tls', () => {
   it('parse with their defaults: TLS 1.2 minimum, no client certificates; routes default to clientCert: optional', () => {

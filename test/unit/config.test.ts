@@ -8,22 +8,12 @@ import path from 'node:path';
 import { DEFAULT_UNTRUSTED_HEADERS } from '../../src/config/schema';
 import { ConfigError, formatPath, loadConfigFile, parseConfig, parseConfigText } from '../../src/config/load';
 import { TrustedProxies } from '../../src/proxy/forwarded-for';
+import { issuesOf } from '../helpers/config-issues';
 
 const minimal = (): Record<string, unknown> => ({
   upstreams: { business: { url: 'http://127.0.0.1:9001' } },
   routes: [{ path: '/api/loans', upstream: 'business' }],
 });
-
-/** The issues a configuration is refused with (fails the test if it is accepted). */
-function issuesOf(fn: () => unknown): readonly string[] {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).issues;
-  }
-  throw new Error('configuration was accepted');
-}
 
 describe('config defaults', () => {
   it('applies every documented default to a minimal file', () => {
