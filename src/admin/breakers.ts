@@ -2,27 +2,11 @@ import { Router } from 'express';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors/gateway-error';
 import type { Clock } from '../core/clock';
-import type { BreakerStateName, TransitionReason } from '../upstreams/breaker';
 import type { HealthState } from '../upstreams/availability';
-import type { Breaker, BreakerState } from '../upstreams/breaker';
+import type { Breaker, BreakerState, BreakerStateName, TransitionReason } from '../upstreams/breaker';
 import type { Upstream, UpstreamRegistry } from '../upstreams/registry';
 import type { StatsSnapshot } from '../upstreams/stats';
 import type { Target } from '../upstreams/target';
-
-/** One target's breaker as the admin API shows it. */
-export interface TargetBreakerView {
-  name: string;
-  state: BreakerStateName;
-  since: string;
-  nextTrialAt: string | null;
-  forced: 'open' | 'closed' | null;
-  forcedBy: string | null;
-  reason: TransitionReason;
-  /** Requests admitted to this target and not over yet. */
-  inFlight: number;
-  health: BreakerView['health'];
-  stats: StatsSnapshot;
-}
 
 /** One breaker as the admin API shows it (GET /admin/breakers, the SSE `snapshot`, POST answers). */
 export interface BreakerView {
@@ -48,6 +32,12 @@ export interface BreakerView {
   /** Each target's own breaker (an upstream with one `url` has one target, `<upstream>-1`). */
   targets: TargetBreakerView[];
 }
+
+/** One target's breaker as the admin API shows it: an upstream's members, without targets, with its requests in flight. */
+export type TargetBreakerView = Omit<BreakerView, 'targets'> & {
+  /** Requests admitted to this target and not over yet. */
+  inFlight: number;
+};
 
 export interface BreakersSnapshot {
   generatedAt: string;

@@ -105,13 +105,14 @@ export class Relay implements ExchangeOwner {
     if (sticky && (session === null || moved !== undefined)) pinAnew = true;
     // Only now, with a target admitted: the refusals above cost no header work.
     req.url = upstreamPath;
-    this.deps.prepare(req, u);
-    req.headers['x-request-id'] = ctx.requestId;
-    // Also drops `Expect`: Node's server already answered the caller's `Expect: 100-continue`,
-    // and the body is sent in one go. Passed on, it would also make http-proxy skip its
+    // First, so that nothing set below can be stripped by a caller's `Connection` header. Also
+    // drops `Expect`: Node's server already answered the caller's `Expect: 100-continue`, and
+    // the body is sent in one go. Passed on, it would also make http-proxy skip its
     // 'proxyReq' event, so no connect timer would run and a reset would be misread as
     // "nothing was forwarded".
     stripHopByHop(req);
+    this.deps.prepare(req, u);
+    req.headers['x-request-id'] = ctx.requestId;
     if (body) req.headers['content-length'] = String(body.length);
     const x = new Exchange(this, lane, req, res, ctx, body);
     x.pinAnew = pinAnew;

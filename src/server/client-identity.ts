@@ -1,6 +1,7 @@
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { withoutHeaders } from '../proxy/headers';
 
 /**
  * Whether a request arrived over TLS on the gateway's own listener. X-Forwarded-Proto says
@@ -83,20 +84,12 @@ export function rfc4514(nodeSubject: string): string {
 
 /**
  * Puts the verified subject in `header` for the upstream, and always takes the caller's own
- * copy out first: a caller must never be able to name itself. A `Connection` header that
- * nominates it loses that token, or the hop-by-hop stripping after this would take the
- * gateway's own value out again. Replaces `req.headers` with a copy rather than deleting
- * (see proxy/headers.ts stripHopByHop for why).
+ * copy out first: a caller must never be able to name itself. Runs after hop-by-hop headers
+ * were stripped, so a `Connection` header can no longer take the gateway's value out.
+ * Replaces `req.headers` with a copy rather than deleting (see proxy/headers.ts stripHopByHop for why).
  */
 export function setClientCertHeader(req: IncomingMessage, header: string, cert: ClientCert): void {
   const name = header.toLowerCase();
-  const connection = req.headers.connection;
-  const nominated = connection !== undefined && connection.toLowerCase().includes(name);
-  if (req.headers[name] !== undefined || nominated) {
-    const copy: IncomingHttpHeaders = {};
-    for (const key of Object.keys(req.headers)) if (key !== name) copy[key] = req.headers[key];
-    if (nominated) copy.connection = (connection as string).split(',').filter((t) => t.trim().toLowerCase() !== name).join(',');
-    req.headers = copy;
-  }
+  if (req.headers[name] !== undefined) req.headers = withoutHeaders(req.headers, new Set([name]));
   if (cert.verified) req.headers[name] = cert.subject;
 }
