@@ -124,15 +124,20 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
     send(req, res, ctx, match, body);
   }
 
+  /** Who the caller is, as the upstreams see it (after hop-by-hop headers were stripped). */
+  function identify(req: IncomingMessage): void {
+    deps.callerIdentity.apply(req);
+    if (deps.clientCert?.header !== undefined) setClientCertHeader(req, deps.clientCert.header, deps.clientCert.identity.of(req));
+  }
+
   const relay = new Relay({
     registry,
     clock,
     fail,
-    // Once per request, before its first attempt: who the caller is, as the upstreams see it,
-    // and what the upstream adds to every request it receives.
+    // Once per request, before its first attempt: who the caller is, and what the upstream
+    // adds to every request it receives.
     prepare: (req, upstream) => {
-      deps.callerIdentity.apply(req);
-      if (deps.clientCert?.header !== undefined) setClientCertHeader(req, deps.clientCert.header, deps.clientCert.identity.of(req));
+      identify(req);
       applyUpstreamHeaders(req, upstream.config.headers);
     },
     ...(deps.relayObserver ? { observer: deps.relayObserver } : {}),
@@ -141,7 +146,8 @@ export function createTrafficHandler(deps: TrafficDeps): TrafficHandler {
   /** A queued route: the request is stored as the upstream would have received it, then answered 202. */
   function enqueue(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, match: RouteMatch, body?: Buffer): void {
     stripHopByHop(req);
-    deps.callerIdentity.apply(req);
+    // The same identity as a direct request (a stored copy never keeps the caller's own client-certificate header).
+    identify(req);
     req.headers['x-request-id'] = ctx.requestId;
     deps.queue?.accept(req, res, ctx.requestId, match, body, fail);
   }
