@@ -4,6 +4,7 @@ import { GatewayError } from '../errors/gateway-error';
 import { BreakerRejection } from '../upstreams/breaker';
 import type { Upstream } from '../upstreams/upstream';
 import type { AttemptFailure } from './attempt';
+import { failureDetail } from '../errors/failure-detail';
 
 /*
  * The problems the relay answers with (docs/errors.md): their wording names the
@@ -41,7 +42,7 @@ export function upstreamFailure(f: AttemptFailure, u: Upstream, attempts: number
   return new GatewayError(f.code, {
     forwarded,
     upstream: u.name,
-    detail: attempts === 1 ? detailOf(f.code, u, f.afterHead) : `${detailOf(f.code, u, f.afterHead, forwarded)} ${attempts} targets were tried.`,
+    detail: attempts === 1 ? failureDetail(f.code, u.name, u.config.timeoutMs, f.afterHead) : `${failureDetail(f.code, u.name, u.config.timeoutMs, f.afterHead, forwarded)} ${attempts} targets were tried.`,
     cause: f.cause,
     extra: { attempts },
     ...(f.code === 'GATEWAY_OVERLOADED' ? { retryAfterSeconds: 1 } : {}),
@@ -54,20 +55,4 @@ export function betterRefusal(a: BreakerRejection | undefined, b: BreakerRejecti
   if (a.kind !== b.kind) return a.kind === 'open' ? a : b;
   if (a.retryAtMs === null) return b;
   return b.retryAtMs !== null && b.retryAtMs < a.retryAtMs ? b : a;
-}
-
-/** Caller-facing detail. `afterHead`: its response head had arrived; `sentEarlier`: an earlier attempt may have reached a target. */
-function detailOf(code: string, u: Upstream, afterHead: boolean, sentEarlier = false): string {
-  const name = u.name;
-  const notSent = sentEarlier ? '; an earlier attempt may have reached it' : '; the request was not sent';
-  switch (code) {
-    case 'UPSTREAM_UNREACHABLE': return `Upstream "${name}" could not be reached${notSent}.`;
-    case 'UPSTREAM_TIMEOUT': return afterHead
-      ? `Upstream "${name}" sent its response headers, then nothing for ${u.config.timeoutMs} ms.`
-      : `Upstream "${name}" sent no response headers within ${u.config.timeoutMs} ms.`;
-    case 'UPSTREAM_TLS_ERROR': return `The TLS handshake with upstream "${name}" failed${notSent}.`;
-    case 'UPSTREAM_BAD_RESPONSE': return `Upstream "${name}" answered with invalid HTTP.`;
-    case 'GATEWAY_OVERLOADED': return `The gateway has run out of local resources (file descriptors or ports) to reach upstream "${name}"; the request was not sent.`;
-    default: return `The connection to upstream "${name}" was lost before its answer was complete.`;
-  }
 }

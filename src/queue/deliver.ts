@@ -8,6 +8,8 @@ import { BreakerRejection, CountedFailure } from '../upstreams/breaker';
 import { pickTarget } from '../upstreams/balancer';
 import type { Upstream } from '../upstreams/registry';
 import type { KeptResponse, QueueMessage } from './store';
+import { parseRetryAfterMs } from '../core/retry-after';
+import { failureDetail } from '../errors/failure-detail';
 
 /**
  * THE SEAM between queued delivery and the transport. A delivery is one attempt to the
@@ -102,7 +104,7 @@ function refusedOutcome(upstream: Upstream, err: BreakerRejection): DeliveryOutc
 }
 
 function failure(code: ErrorCode, forwarded: boolean, u: UpstreamConfig, afterHead = false): DeliveryOutcome & { kind: 'failure' } {
-  return { kind: 'failure', code, forwarded, detail: detailOf(code, u, afterHead) };
+  return { kind: 'failure', code, forwarded, detail: code === 'INTERNAL_ERROR' ? 'The gateway failed to make this delivery attempt.' : failureDetail(code, u.name, u.timeoutMs, afterHead) };
 }
 
 /** The headers of one attempt: the stored ones less hop-by-hop, then the gateway's own, then the upstream's `headers`. */
@@ -204,7 +206,7 @@ function attempt(message: QueueMessage, u: UpstreamConfig, agent: http.Agent | u
       response.on('end', () => {
         const status = response.statusCode ?? 0;
         if (status < 200 || status > 599) return done(failure('UPSTREAM_BAD_RESPONSE', true, u));
-        done({ kind: 'answer', response: keptResponse(response, Buffer.concat(chunks, kept), truncated), retryAfterMs: retryAfterMs(response.headers['retry-after']) });
+        done({ kind: 'answer', response: keptResponse(response, Buffer.concat(chunks, kept), truncated), retryAfterMs: parseRetryAfterMs(response.headers['retry-after']) });
       });
       response.on('close', () => {
         if (!response.complete) fail(Object.assign(new Error('response closed before its end'), { code: 'ECONNRESET' }));
@@ -238,24 +240,4 @@ function keptResponse(res: IncomingMessage, body: Buffer, truncated: boolean): K
     ...(utf8 ? {} : { bodyEncoding: 'base64' as const }),
     ...(truncated ? { truncated: true } : {}),
   };
-}
-
-/** Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP date; null when absent or unreadable. */
-export function retryAfterMs(value: string | undefined, now = Date.now()): number | null {
-  if (value === undefined) return null;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? null : Math.max(0, at - now);
-}
-
-function detailOf(code: ErrorCode, u: UpstreamConfig, afterHead: boolean): string {
-  switch (code) {
-    case 'UPSTREAM_UNREACHABLE': return `Upstream "${u.name}" could not be reached; the request was not sent.`;
-    case 'UPSTREAM_TIMEOUT': return afterHead ? `Upstream "${u.name}" sent its response headers, then nothing for ${u.timeoutMs} ms.` : `Upstream "${u.name}" sent no response headers within ${u.timeoutMs} ms.`;
-    case 'UPSTREAM_TLS_ERROR': return `The TLS handshake with upstream "${u.name}" failed; the request was not sent.`;
-    case 'UPSTREAM_BAD_RESPONSE': return `Upstream "${u.name}" answered with invalid HTTP.`;
-    case 'INTERNAL_ERROR': return 'The gateway failed to make this delivery attempt.';
-    default: return `The connection to upstream "${u.name}" was lost before its answer was complete.`;
-  }
 }

@@ -1,5 +1,6 @@
 /** The delivery rules that need no server: backoff with jitter, Retry-After, the headers of an attempt, what is stored. */
-import { attemptHeaders, retryAfterMs } from '../../src/queue/deliver';
+import { parseRetryAfterMs } from '../../src/core/retry-after';
+import { attemptHeaders } from '../../src/queue/deliver';
 import { idempotencyKeyOf, storedRequest } from '../../src/queue/intake';
 import type { QueueMessage } from '../../src/queue/store';
 import { backoffMs } from '../../src/queue/worker';
@@ -18,15 +19,15 @@ describe('backoffMs', () => {
   });
 });
 
-describe('retryAfterMs', () => {
+describe('parseRetryAfterMs', () => {
   it('reads delay-seconds and HTTP dates, and ignores what it cannot read', () => {
-    expect(retryAfterMs('3')).toBe(3000);
-    expect(retryAfterMs(' 0 ')).toBe(0);
+    expect(parseRetryAfterMs('3')).toBe(3000);
+    expect(parseRetryAfterMs(' 0 ')).toBe(0);
     const now = Date.parse('2026-12-03T10:00:00Z');
-    expect(retryAfterMs('Thu, 03 Dec 2026 10:00:05 GMT', now)).toBe(5000);
-    expect(retryAfterMs('Thu, 03 Dec 2026 09:00:00 GMT', now)).toBe(0);
-    expect(retryAfterMs('soon')).toBeNull();
-    expect(retryAfterMs(undefined)).toBeNull();
+    expect(parseRetryAfterMs('Thu, 03 Dec 2026 10:00:05 GMT', now)).toBe(5000);
+    expect(parseRetryAfterMs('Thu, 03 Dec 2026 09:00:00 GMT', now)).toBe(0);
+    expect(parseRetryAfterMs('soon')).toBeNull();
+    expect(parseRetryAfterMs(undefined)).toBeNull();
   });
 });
 
